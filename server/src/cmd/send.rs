@@ -1,0 +1,41 @@
+//! `send <token> <to> <message...>` / `chat ...`: store a message for `to`.
+//!
+//! `OK` is answered only after the store has accepted the message (for durable
+//! backends: committed), so an acknowledged message is never lost.
+
+use crate::context::{CmdResult, Context};
+use crate::session::{now_ms, rfc3339_ms};
+use crate::storage::{NewMessage, Store};
+use chat_protocol::Response;
+
+/// Stores `message` from the token's user to `to`.
+pub async fn apply<S: Store>(ctx: &Context<S>, token: &str, to: &str, message: String) -> CmdResult<Response> {
+    let from = ctx.authenticate(token).await?;
+    let Some(recipient) = ctx.store.user(to).await? else {
+        return Err(Response::error(format!("unknown recipient: {}", echo(to))));
+    };
+    let from_display = match ctx.store.user(&from).await? {
+        Some(sender) => sender.display_name,
+        None => return Err(Response::error("invalid or expired token")),
+    };
+    let stored = ctx
+        .store
+        .append_message(NewMessage {
+            from,
+            to: recipient.username,
+            from_display,
+            to_display: recipient.display_name,
+            text: message,
+            ts_ms: now_ms(),
+        })
+        .await?;
+    Ok(Response::Sent { id: stored.id, ts: rfc3339_ms(stored.ts_ms) })
+}
+
+/// A peer-supplied name, shortened for echoing in an error.
+pub(crate) fn echo(name: &str) -> String {
+    match name.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &name[..end]),
+        None => name.to_string(),
+    }
+}

@@ -1,0 +1,76 @@
+//! A client connection: bytes in, request lines out; responses in, bytes out.
+//!
+//! Reads never take more than the line limit allows ([`LineDecoder::room`]), so a peer
+//! that never sends a newline costs at most the limit in memory. Responses are
+//! queued and written together when the connection runs out of buffered requests,
+//! so pipelined requests are answered in one write.
+
+use bytes::BytesMut;
+use chat_protocol::{Frame, FrameError, LineDecoder, Response};
+use std::io;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Most bytes taken from the socket in one read.
+const READ_CHUNK: usize = 4096;
+
+/// Framed, buffered access to one client stream.
+#[derive(Debug)]
+pub struct Connection<T> {
+    stream: T,
+    read_buf: BytesMut,
+    decoder: LineDecoder,
+    write_buf: Vec<u8>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
+    /// Wraps `stream`, accepting lines of at most `max_line` bytes.
+    pub fn new(stream: T, max_line: usize) -> Self {
+        Connection { stream, read_buf: BytesMut::new(), decoder: LineDecoder::new(max_line), write_buf: Vec::new() }
+    }
+
+    /// The next request line already buffered, without touching the socket.
+    pub fn buffered_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        self.decoder.decode(&mut self.read_buf)
+    }
+
+    /// Reads more bytes from the peer. `Ok(false)` means the peer closed cleanly.
+    /// Cancel-safe: nothing is lost if the future is dropped.
+    pub async fn read_more(&mut self) -> io::Result<bool> {
+        let room = self.decoder.room(self.read_buf.len()).min(READ_CHUNK);
+        self.read_buf.reserve(room);
+        let n = (&mut self.stream).take(room as u64).read_buf(&mut self.read_buf).await?;
+        if n == 0 && !self.read_buf.is_empty() {
+            tracing::debug!(bytes = self.read_buf.len(), "peer closed mid-line");
+        }
+        if self.read_buf.is_empty() && self.read_buf.capacity() > READ_CHUNK {
+            // Give back the memory a long line needed; idle connections stay small.
+            self.read_buf = BytesMut::new();
+        }
+        Ok(n > 0)
+    }
+
+    /// Queues a response; it is sent by the next [`flush`](Self::flush).
+    pub fn queue(&mut self, response: &Response) {
+        response.write_to(&mut self.write_buf);
+    }
+
+    /// Writes every queued response.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.write_buf.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_all(&self.write_buf).await?;
+        self.stream.flush().await?;
+        self.write_buf.clear();
+        if self.write_buf.capacity() > READ_CHUNK * 4 {
+            self.write_buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Sends `response` now.
+    pub async fn send(&mut self, response: &Response) -> io::Result<()> {
+        self.queue(response);
+        self.flush().await
+    }
+}

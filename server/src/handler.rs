@@ -1,0 +1,135 @@
+//! One connection's life: read a request, apply it, answer, until the peer leaves,
+//! goes idle too long, breaks a limit, or the server shuts down.
+//!
+//! On shutdown, requests already received are still answered; only waiting for new
+//! bytes is abandoned.
+
+use crate::cmd;
+use crate::connection::Connection;
+use crate::context::Context;
+use crate::storage::Store;
+use chat_protocol::{Frame, FrameError, Request, Response};
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Failed logins one connection may make before it is closed.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// The peer closed it.
+    ByPeer,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// A line exceeded the limit.
+    LineTooLong,
+    /// Too many failed logins.
+    FailedLogins,
+    /// The server is shutting down.
+    Shutdown,
+    /// Reading or writing failed.
+    IoError,
+}
+
+/// Serves one client until the connection ends.
+pub async fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
+    ctx: Context<S>,
+    stream: T,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("conn", %peer);
+    async move {
+        tracing::info!("connection opened");
+        let closed = run(&ctx, Connection::new(stream, ctx.config.max_line), &shutdown).await;
+        tracing::info!(reason = ?closed, "connection closed");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Context<S>,
+    mut conn: Connection<T>,
+    shutdown: &CancellationToken,
+) -> Closed {
+    let mut failed_logins = 0u32;
+    loop {
+        let frame = match conn.buffered_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                if conn.flush().await.is_err() {
+                    return Closed::IoError;
+                }
+                match wait_for_bytes(ctx, &mut conn, shutdown).await {
+                    Ok(()) => continue,
+                    Err(closed) => return closed,
+                }
+            }
+            Err(FrameError::LineTooLong { limit }) => {
+                tracing::warn!(limit, "line too long");
+                let _ = conn.send(&Response::error(format!("line too long (limit {limit} bytes)"))).await;
+                return Closed::LineTooLong;
+            }
+            Err(e) => {
+                let _ = conn.send(&Response::error(e.to_string())).await;
+                return Closed::IoError;
+            }
+        };
+        let response = answer(ctx, frame, &mut failed_logins).await;
+        conn.queue(&response);
+        if failed_logins >= MAX_FAILED_LOGINS {
+            let _ = conn.send(&Response::error("too many failed logins; connection closed")).await;
+            return Closed::FailedLogins;
+        }
+    }
+}
+
+/// Waits for the peer's next bytes, the idle timeout, or shutdown.
+async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Context<S>,
+    conn: &mut Connection<T>,
+    shutdown: &CancellationToken,
+) -> Result<(), Closed> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Err(Closed::Shutdown),
+        read = tokio::time::timeout(ctx.config.idle_timeout, conn.read_more()) => match read {
+            Err(_) => Err(Closed::Idle),
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(Closed::ByPeer),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "read failed");
+                Err(Closed::IoError)
+            }
+        },
+    }
+}
+
+/// The response to one line; counts failed logins.
+async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, failed_logins: &mut u32) -> Response {
+    let line = match frame {
+        Frame::Line(line) => line,
+        Frame::InvalidUtf8 => return Response::error("invalid UTF-8"),
+    };
+    let request = match Request::parse(&line) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::debug!(error = %e, "bad request");
+            return Response::error(e.to_string());
+        }
+    };
+    // Never log the request itself: it may carry a password or a token.
+    let verb = request.verb();
+    let is_login = matches!(request, Request::Login { .. });
+    let response = cmd::dispatch(ctx, request).await;
+    if let Response::Error(reason) = &response {
+        tracing::debug!(verb, reason = %reason, "request failed");
+        if is_login {
+            *failed_logins += 1;
+        }
+    }
+    response
+}

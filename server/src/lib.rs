@@ -1,0 +1,34 @@
+//! `chat-server`: a Tokio server for the course chat protocol.
+//!
+//! One task per connection; every request is parsed by `chat_protocol`, applied by
+//! the command of the same name in [`cmd`] against a [`storage::Store`], and answered
+//! with one `Response`. Only [`connection`] touches sockets.
+//!
+//! # Layout
+//! - [`listener`]: accept loop, connection limit, graceful shutdown ([`run`]).
+//! - [`handler`]: one connection's request loop: idle timeout, login-failure limit.
+//! - [`connection`]: bytes to request lines and responses to bytes.
+//! - [`cmd`]: one file per command; [`cmd::dispatch`] maps a request to a response.
+//! - [`context`]: what commands share: the store and the settings.
+//! - [`session`]: tokens and clocks. [`password`]: argon2id hashing.
+//! - [`users`]: demo accounts and `--users` files.
+//! - [`storage`]: the `Store` trait and its backends.
+//! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
+#![warn(clippy::unwrap_used)]
+
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod context;
+pub mod handler;
+pub mod limits;
+pub mod listener;
+pub mod password;
+pub mod session;
+pub mod shutdown;
+pub mod storage;
+pub mod users;
+
+pub use config::Config;
+pub use context::Context;
+pub use listener::run;

@@ -1,0 +1,160 @@
+//! The in-memory store (`--db memory`): nothing survives a restart.
+//!
+//! One `std::sync::Mutex` guards everything: no `.await` happens while it is held,
+//! and every operation is a few map lookups, so contention stays short.
+
+use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Cheap-to-clone handle to the shared in-memory state.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    shared: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: BTreeMap<String, User>,
+    sessions: HashMap<String, Session>,
+    next_id: i64,
+    /// Undelivered messages per recipient, oldest first.
+    inbox: HashMap<String, Vec<StoredMessage>>,
+    /// Every message per conversation (the pair of usernames, sorted), oldest first.
+    conversations: HashMap<(String, String), Vec<StoredMessage>>,
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    if a <= b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way
+        // that matters more than stopping the server would, so keep serving.
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn user(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(username).cloned())
+    }
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let mut state = self.lock();
+        if state.users.contains_key(&user.username) {
+            return Err(StoreError::UserExists(user.username.clone()));
+        }
+        state.users.insert(user.username.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        Ok(self.lock().users.values().cloned().collect())
+    }
+
+    async fn remove_user(&self, username: &str) -> StoreResult<bool> {
+        let mut state = self.lock();
+        let existed = state.users.remove(username).is_some();
+        state.sessions.retain(|_, s| s.username != username);
+        Ok(existed)
+    }
+
+    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<bool> {
+        Ok(match self.lock().users.get_mut(username) {
+            Some(user) => {
+                user.password_hash = hash.to_string();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.lock().sessions.insert(session.token.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn touch_session(&self, token: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<String>> {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(token) else {
+            return Ok(None);
+        };
+        if now_ms - session.last_seen_ms >= ttl_ms {
+            state.sessions.remove(token);
+            return Ok(None);
+        }
+        session.last_seen_ms = session.last_seen_ms.max(now_ms);
+        Ok(Some(session.username.clone()))
+    }
+
+    async fn delete_session(&self, token: &str) -> StoreResult<bool> {
+        Ok(self.lock().sessions.remove(token).is_some())
+    }
+
+    async fn active_users(&self, now_ms: i64, ttl_ms: i64) -> StoreResult<Vec<String>> {
+        let state = self.lock();
+        let mut users: Vec<String> = state
+            .sessions
+            .values()
+            .filter(|s| now_ms - s.last_seen_ms < ttl_ms)
+            .map(|s| s.username.clone())
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    async fn purge_sessions(&self, now_ms: i64, ttl_ms: i64) -> StoreResult<u64> {
+        let mut state = self.lock();
+        let before = state.sessions.len();
+        state.sessions.retain(|_, s| now_ms - s.last_seen_ms < ttl_ms);
+        Ok((before - state.sessions.len()) as u64)
+    }
+
+    async fn append_message(&self, m: NewMessage) -> StoreResult<StoredMessage> {
+        let mut state = self.lock();
+        state.next_id += 1;
+        let stored = StoredMessage {
+            id: state.next_id,
+            from: m.from,
+            to: m.to,
+            from_display: m.from_display,
+            to_display: m.to_display,
+            text: m.text,
+            ts_ms: m.ts_ms,
+        };
+        state.inbox.entry(stored.to.clone()).or_default().push(stored.clone());
+        let key = pair(&stored.from, &stored.to);
+        state.conversations.entry(key).or_default().push(stored.clone());
+        Ok(stored)
+    }
+
+    async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
+        Ok(self.lock().inbox.remove(username).unwrap_or_default())
+    }
+
+    async fn history(&self, a: &str, b: &str, limit: u32, before_id: Option<i64>) -> StoreResult<Vec<StoredMessage>> {
+        let state = self.lock();
+        let Some(all) = state.conversations.get(&pair(a, b)) else {
+            return Ok(Vec::new());
+        };
+        let end = match before_id {
+            Some(before) => all.partition_point(|m| m.id < before),
+            None => all.len(),
+        };
+        let start = end.saturating_sub(limit as usize);
+        Ok(all[start..end].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::storage_suite!(super::MemoryStore::new());
+}

@@ -1,0 +1,136 @@
+//! Storage: accounts, sessions and messages behind one trait, [`Store`].
+//!
+//! The server is generic over the store, so a backend is chosen once at start
+//! (`--db`) and every call is a direct, unboxed call. Every backend must pass the
+//! same suite of tests (`storage::tests`), which is what "the same semantics" means.
+//!
+//! Times are Unix milliseconds (`i64`), taken by the caller, so a backend never reads
+//! a clock and tests can choose any time they need.
+
+pub mod memory;
+
+use std::future::Future;
+use thiserror::Error;
+
+pub use memory::MemoryStore;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Unique account name (the protocol's `username`).
+    pub username: String,
+    /// Name shown to others (the course's `nama`).
+    pub display_name: String,
+    /// The course's `negara`; optional.
+    pub country: Option<String>,
+    /// PHC string of an argon2id hash; never the password itself.
+    pub password_hash: String,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The bearer token (UUID v4 text).
+    pub token: String,
+    /// Whose session it is.
+    pub username: String,
+    /// Time of the last request made with it, Unix ms.
+    pub last_seen_ms: i64,
+}
+
+/// A message to store. Display names are captured at send time, as the course's
+/// server does, so the inbox shows who sent it even if the account changes later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Sender's username.
+    pub from: String,
+    /// Recipient's username.
+    pub to: String,
+    /// Sender's display name.
+    pub from_display: String,
+    /// Recipient's display name.
+    pub to_display: String,
+    /// The text.
+    pub text: String,
+    /// Send time, Unix ms.
+    pub ts_ms: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Unique, increasing id.
+    pub id: i64,
+    /// Sender's username.
+    pub from: String,
+    /// Recipient's username.
+    pub to: String,
+    /// Sender's display name at send time.
+    pub from_display: String,
+    /// Recipient's display name at send time.
+    pub to_display: String,
+    /// The text.
+    pub text: String,
+    /// Send time, Unix ms.
+    pub ts_ms: i64,
+}
+
+/// What a store can fail with.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// `create_user` for a name that exists.
+    #[error("user already exists: {0}")]
+    UserExists(String),
+    /// The backend cannot be reached or failed; the request gets `storage unavailable`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Accounts, sessions and messages. Implementations are cheap to clone handles.
+///
+/// Semantics every backend keeps:
+/// - `append_message` returns only once the message is durable (for durable backends),
+///   with an id greater than any earlier one.
+/// - `drain_inbox` atomically claims the recipient's undelivered messages, oldest first:
+///   concurrent drains never both get a message, and none is skipped. Drained messages
+///   stay available to `history`.
+/// - A session is live while `now - last_seen < ttl`; `touch_session` of a live session
+///   moves `last_seen` forward, of an expired one removes it.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// The account named `username`.
+    fn user(&self, username: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// Creates an account; `UserExists` if the name is taken.
+    fn create_user(&self, user: &User) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every account, sorted by username.
+    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    /// Removes an account and its sessions; false if there was none.
+    fn remove_user(&self, username: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces an account's password hash; false if there is no such account.
+    fn set_password_hash(&self, username: &str, hash: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Stores a new session.
+    fn create_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The username of a live session, after moving its `last_seen` to `now_ms`;
+    /// `None` for an unknown or expired token.
+    fn touch_session(&self, token: &str, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Ends a session; false if it did not exist.
+    fn delete_session(&self, token: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Usernames holding at least one live session, each once, sorted.
+    fn active_users(&self, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Removes expired sessions; returns how many.
+    fn purge_sessions(&self, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Stores a message for its recipient; returns it with its id.
+    fn append_message(&self, message: NewMessage) -> impl Future<Output = StoreResult<StoredMessage>> + Send;
+    /// Claims every undelivered message of `username`, oldest first.
+    fn drain_inbox(&self, username: &str) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
+    /// Messages between `a` and `b` (both directions) with id below `before_id`:
+    /// the newest `limit` of them, returned oldest first. Drains nothing.
+    fn history(&self, a: &str, b: &str, limit: u32, before_id: Option<i64>) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
+}
+
+#[cfg(test)]
+pub mod tests;

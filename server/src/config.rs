@@ -1,5 +1,6 @@
 //! Server settings that the connection handlers read: limits and policies.
 
+use crate::throttle::LoginBackoff;
 use std::time::Duration;
 
 /// Limits and policies of a running server. `Default` gives the documented defaults.
@@ -17,6 +18,14 @@ pub struct Config {
     pub allow_register: bool,
     /// How long shutdown waits for connections to finish before closing them.
     pub shutdown_grace: Duration,
+    /// Most connections from one source address; 0 for no limit (`--max-connections-per-ip`).
+    pub max_connections_per_ip: usize,
+    /// Most requests per second on one connection; 0 for no limit (`--max-request-rate`).
+    pub max_request_rate: u32,
+    /// Longest message text in bytes (`--max-message`).
+    pub max_message: usize,
+    /// Delays after failed logins.
+    pub login_backoff: LoginBackoff,
 }
 
 impl Default for Config {
@@ -24,10 +33,14 @@ impl Default for Config {
         Config {
             max_line: chat_protocol::DEFAULT_MAX_LINE,
             max_connections: 1024,
-            idle_timeout: Duration::from_secs(10 * 60),
+            idle_timeout: Duration::from_secs(30 * 60),
             session_ttl: Duration::from_secs(30 * 60),
             allow_register: false,
             shutdown_grace: Duration::from_secs(3),
+            max_connections_per_ip: 256,
+            max_request_rate: 1000,
+            max_message: 16 * 1024,
+            login_backoff: LoginBackoff::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::password;
 use crate::session::now_ms;
 use crate::storage::{Store, StoreError};
+use crate::throttle::LoginThrottle;
 use chat_protocol::Response;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -17,6 +18,8 @@ pub struct Context<S> {
     pub store: S,
     /// Limits and policies.
     pub config: Arc<Config>,
+    /// Failed-login backoff, shared by all connections.
+    pub logins: Arc<LoginThrottle>,
     hashing: Arc<Semaphore>,
 }
 
@@ -36,8 +39,16 @@ impl From<StoreError> for Response {
 impl<S: Store> Context<S> {
     /// A context over `store` with `config`.
     pub fn new(store: S, config: Config) -> Self {
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Context { store, config: Arc::new(config), hashing: Arc::new(Semaphore::new(cpus * 2)) }
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let logins = Arc::new(LoginThrottle::new(config.login_backoff));
+        Context {
+            store,
+            config: Arc::new(config),
+            logins,
+            hashing: Arc::new(Semaphore::new(cpus * 2)),
+        }
     }
 
     fn ttl_ms(&self) -> i64 {
@@ -46,7 +57,11 @@ impl<S: Store> Context<S> {
 
     /// The username behind `token`, keeping its session alive.
     pub async fn authenticate(&self, token: &str) -> CmdResult<String> {
-        match self.store.touch_session(token, now_ms(), self.ttl_ms()).await? {
+        match self
+            .store
+            .touch_session(token, now_ms(), self.ttl_ms())
+            .await?
+        {
             Some(username) => Ok(username),
             None => Err(Response::error("invalid or expired token")),
         }
@@ -68,7 +83,11 @@ impl<S: Store> Context<S> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self.hashing.acquire().await.map_err(|_| Response::error("server is shutting down"))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Response::error("server is shutting down"))?;
         tokio::task::spawn_blocking(work).await.map_err(|e| {
             tracing::error!(error = %e, "password task failed");
             Response::error("internal error")

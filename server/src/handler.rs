@@ -8,8 +8,9 @@ use crate::cmd;
 use crate::connection::Connection;
 use crate::context::Context;
 use crate::storage::Store;
+use crate::throttle::RateLimit;
 use chat_protocol::{Frame, FrameError, Request, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -44,19 +45,45 @@ pub async fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     let span = tracing::info_span!("conn", %peer);
     async move {
         tracing::info!("connection opened");
-        let closed = run(&ctx, Connection::new(stream, ctx.config.max_line), &shutdown).await;
+        let state = State::new(&ctx, peer.ip());
+        let closed = run(
+            &ctx,
+            Connection::new(stream, ctx.config.max_line),
+            state,
+            &shutdown,
+        )
+        .await;
         tracing::info!(reason = ?closed, "connection closed");
     }
     .instrument(span)
     .await
 }
 
+/// What one connection remembers between requests.
+#[derive(Debug)]
+struct State {
+    peer: IpAddr,
+    failed_logins: u32,
+    rate: Option<RateLimit>,
+}
+
+impl State {
+    fn new<S: Store>(ctx: &Context<S>, peer: IpAddr) -> Self {
+        let rate = ctx.config.max_request_rate;
+        State {
+            peer,
+            failed_logins: 0,
+            rate: (rate > 0).then(|| RateLimit::new(rate, tokio::time::Instant::now())),
+        }
+    }
+}
+
 async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     ctx: &Context<S>,
     mut conn: Connection<T>,
+    mut state: State,
     shutdown: &CancellationToken,
 ) -> Closed {
-    let mut failed_logins = 0u32;
     loop {
         let frame = match conn.buffered_frame() {
             Ok(Some(frame)) => frame,
@@ -71,7 +98,11 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(FrameError::LineTooLong { limit }) => {
                 tracing::warn!(limit, "line too long");
-                let _ = conn.send(&Response::error(format!("line too long (limit {limit} bytes)"))).await;
+                let _ = conn
+                    .send(&Response::error(format!(
+                        "line too long (limit {limit} bytes)"
+                    )))
+                    .await;
                 return Closed::LineTooLong;
             }
             Err(e) => {
@@ -79,10 +110,14 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 return Closed::IoError;
             }
         };
-        let response = answer(ctx, frame, &mut failed_logins).await;
+        let response = answer(ctx, frame, &mut state).await;
         conn.queue(&response);
-        if failed_logins >= MAX_FAILED_LOGINS {
-            let _ = conn.send(&Response::error("too many failed logins; connection closed")).await;
+        if state.failed_logins >= MAX_FAILED_LOGINS {
+            let _ = conn
+                .send(&Response::error(
+                    "too many failed logins; connection closed",
+                ))
+                .await;
             return Closed::FailedLogins;
         }
     }
@@ -109,7 +144,15 @@ async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The response to one line; counts failed logins.
-async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, failed_logins: &mut u32) -> Response {
+async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> Response {
+    if let Some(rate) = &mut state.rate {
+        if !rate.allow(tokio::time::Instant::now()) {
+            let limit = ctx.config.max_request_rate;
+            return Response::error(format!(
+                "rate limit exceeded: at most {limit} requests per second"
+            ));
+        }
+    }
     let line = match frame {
         Frame::Line(line) => line,
         Frame::InvalidUtf8 => return Response::error("invalid UTF-8"),
@@ -117,18 +160,18 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, failed_logins: &mut u3
     let request = match Request::parse(&line) {
         Ok(request) => request,
         Err(e) => {
-            tracing::debug!(error = %e, "bad request");
+            tracing::info!(error = %e, "bad request");
             return Response::error(e.to_string());
         }
     };
     // Never log the request itself: it may carry a password or a token.
     let verb = request.verb();
     let is_login = matches!(request, Request::Login { .. });
-    let response = cmd::dispatch(ctx, request).await;
+    let response = cmd::dispatch(ctx, state.peer, request).await;
     if let Response::Error(reason) = &response {
-        tracing::debug!(verb, reason = %reason, "request failed");
+        tracing::info!(verb, reason = %reason, "request failed");
         if is_login {
-            *failed_logins += 1;
+            state.failed_logins += 1;
         }
     }
     response

@@ -5,7 +5,8 @@
 //! with one `Response`. Only [`connection`] touches sockets.
 //!
 //! # Layout
-//! - [`listener`]: accept loop, connection limit, graceful shutdown ([`run`]).
+//! - [`listener`]: accept loops, connection limits, TLS, graceful shutdown ([`run`], [`serve`]).
+//! - [`tls`]: certificate loading for TLS listeners.
 //! - [`handler`]: one connection's request loop: idle timeout, login-failure limit.
 //! - [`connection`]: bytes to request lines and responses to bytes.
 //! - [`cmd`]: one file per command; [`cmd::dispatch`] maps a request to a response.
@@ -14,8 +15,10 @@
 //! - [`users`]: demo accounts and `--users` files.
 //! - [`storage`]: the `Store` trait and its backends.
 //! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
+//! - [`throttle`]: login backoff, connections per address, request rate.
 #![warn(clippy::unwrap_used)]
 
+pub mod accounts;
 pub mod cmd;
 pub mod config;
 pub mod connection;
@@ -27,8 +30,10 @@ pub mod password;
 pub mod session;
 pub mod shutdown;
 pub mod storage;
+pub mod throttle;
+pub mod tls;
 pub mod users;
 
 pub use config::Config;
 pub use context::Context;
-pub use listener::run;
+pub use listener::{Listener, run, serve};

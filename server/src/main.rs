@@ -2,7 +2,8 @@
 
 use anyhow::{Context as _, Result};
 use chat_server::storage::{MemoryStore, Store};
-use chat_server::{Config, limits, shutdown, users};
+use chat_server::throttle::LoginBackoff;
+use chat_server::{Config, Listener, limits, shutdown, tls, users};
 use clap::{Parser, ValueEnum};
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -16,9 +17,23 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "chat-server", version, about, long_about = None)]
 struct Cli {
-    /// Address to listen on. The default is loopback only: use 0.0.0.0:8889 to serve others.
-    #[arg(long, default_value = "127.0.0.1:8889", env = "CHAT_LISTEN")]
-    listen: SocketAddr,
+    /// Address to listen on; repeat to listen on several. `tls://ADDR` serves TLS there,
+    /// `tcp://ADDR` plain text; a bare ADDR is TLS when --tls-cert is given, else plain.
+    /// The default is loopback only: use 0.0.0.0:8889 to serve others.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8889",
+        value_name = "[tls://|tcp://]ADDR"
+    )]
+    listen: Vec<ListenAddr>,
+
+    /// PEM certificate chain for TLS listeners.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for TLS listeners.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// Storage: `memory` (nothing survives a restart) or `sqlite://PATH`.
     #[arg(long, global = true, env = "CHAT_DB")]
@@ -56,9 +71,57 @@ struct Cli {
     #[arg(long)]
     allow_register: bool,
 
+    /// Most connections from one source address (0: no limit).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    max_connections_per_ip: usize,
+
+    /// Most requests per second on one connection; more get an ERROR (0: no limit).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    max_request_rate: u32,
+
+    /// Longest message text in bytes.
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    max_message: usize,
+
+    /// Delay after the 4th failed login from an address or for a username; it doubles
+    /// with each further failure (0s: no backoff).
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    login_backoff: Duration,
+
+    /// Cap of the per-address login delay (the per-username one is capped at 5 s, so
+    /// nobody can lock a user out from elsewhere).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    login_backoff_max: Duration,
+
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// A `--listen` value: an address and whether it serves TLS (`None`: as --tls-cert says).
+#[derive(Debug, Clone, Copy)]
+struct ListenAddr {
+    addr: SocketAddr,
+    tls: Option<bool>,
+}
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (tls, rest) = match s.split_once("://") {
+            Some(("tls", rest)) => (Some(true), rest),
+            Some(("tcp", rest)) => (Some(false), rest),
+            Some((scheme, _)) => {
+                return Err(format!("unknown scheme {scheme:?}: use tls:// or tcp://"));
+            }
+            None => (None, s),
+        };
+        let addr = rest
+            .parse()
+            .map_err(|e| format!("{rest:?} is not HOST:PORT with a numeric IP: {e}"))?;
+        Ok(ListenAddr { addr, tls })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -94,36 +157,83 @@ async fn main() -> Result<()> {
 /// Prepares accounts, binds, and runs until SIGINT/SIGTERM.
 async fn serve<S: Store>(cli: Cli, store: S, new_database: bool) -> Result<()> {
     if new_database && !cli.no_demo_users {
-        users::seed_demo_users(&store).await.context("creating demo users")?;
+        users::seed_demo_users(&store)
+            .await
+            .context("creating demo users")?;
     }
     if let Some(path) = &cli.users {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let specs = users::parse_users_file(&path.display().to_string(), &text)?;
         let created = users::ensure_accounts(&store, specs).await?;
         tracing::info!(file = %path.display(), created, "loaded users file");
     }
-    warn_if_demo_users_exposed(&store, cli.listen).await;
+    for listen in &cli.listen {
+        warn_if_demo_users_exposed(&store, listen.addr).await;
+    }
 
     let (soft, _hard) = limits::raise_nofile_limit();
     let config = Config {
         max_line: cli.max_line,
-        max_connections: cli.max_connections.unwrap_or_else(|| limits::default_max_connections(soft)),
+        max_connections: cli
+            .max_connections
+            .unwrap_or_else(|| limits::default_max_connections(soft)),
         idle_timeout: cli.idle_timeout,
         session_ttl: cli.session_ttl,
         allow_register: cli.allow_register,
+        max_connections_per_ip: cli.max_connections_per_ip,
+        max_request_rate: cli.max_request_rate,
+        max_message: cli.max_message,
+        login_backoff: LoginBackoff {
+            base: cli.login_backoff,
+            max_ip_delay: cli.login_backoff_max,
+            ..LoginBackoff::default()
+        },
         ..Config::default()
     };
-    let listener = TcpListener::bind(cli.listen).await.with_context(|| format!("binding {}", cli.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, max_connections = config.max_connections, max_line = config.max_line, "listening");
-    // The one line on stdout: scripts and tests wait for it to know the port.
-    println!("listening on {addr}");
-    std::io::stdout().flush()?;
+    let listeners = bind_all(&cli).await?;
+    tracing::info!(
+        max_connections = config.max_connections,
+        max_line = config.max_line,
+        "limits"
+    );
 
     let token = CancellationToken::new();
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    chat_server::run(listener, store, config, token).await?;
+    chat_server::serve(listeners, store, config, token).await?;
     Ok(())
+}
+
+/// Binds every `--listen` address. Prints one stdout line per listener,
+/// `listening on ADDR` (`listening on tls://ADDR` for TLS): scripts and tests wait
+/// for it to learn the port.
+async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
+    let acceptor = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let mut listeners = Vec::new();
+    for listen in &cli.listen {
+        let tcp = TcpListener::bind(listen.addr)
+            .await
+            .with_context(|| format!("binding {}", listen.addr))?;
+        let addr = tcp.local_addr()?;
+        let listener = match (listen.tls.unwrap_or(acceptor.is_some()), &acceptor) {
+            (false, _) => {
+                println!("listening on {addr}");
+                Listener::plain(tcp)
+            }
+            (true, Some(acceptor)) => {
+                println!("listening on tls://{addr}");
+                Listener::tls(tcp, acceptor.clone())
+            }
+            (true, None) => anyhow::bail!("tls://{addr} needs --tls-cert and --tls-key"),
+        };
+        tracing::info!(%addr, tls = listener.tls.is_some(), "listening");
+        listeners.push(listener);
+    }
+    std::io::stdout().flush()?;
+    Ok(listeners)
 }
 
 /// Demo users have a published password: say so loudly when others can connect.

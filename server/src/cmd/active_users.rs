@@ -10,5 +10,7 @@ use chat_protocol::{ActiveUsers, Response};
 /// Lists users with at least one live session.
 pub async fn apply<S: Store>(ctx: &Context<S>, token: &str) -> CmdResult<Response> {
     ctx.authenticate(token).await?;
-    Ok(Response::ActiveUsers(ActiveUsers(ctx.active_users().await?)))
+    Ok(Response::ActiveUsers(ActiveUsers(
+        ctx.active_users().await?,
+    )))
 }

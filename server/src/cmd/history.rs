@@ -16,14 +16,26 @@ pub async fn apply<S: Store>(
 ) -> CmdResult<Response> {
     let me = ctx.authenticate(token).await?;
     if ctx.store.user(peer).await?.is_none() {
-        return Err(Response::error(format!("unknown user: {}", super::send::echo(peer))));
+        return Err(Response::error(format!(
+            "unknown user: {}",
+            super::send::echo(peer)
+        )));
     }
     let messages = ctx
         .store
         .history(&me, peer, limit, before_id)
         .await?
         .into_iter()
-        .map(|m| HistoryEntry { id: m.id, ts: rfc3339_ms(m.ts_ms), from: m.from, to: m.to, msg: m.text })
+        .map(|m| HistoryEntry {
+            id: m.id,
+            ts: rfc3339_ms(m.ts_ms),
+            from: m.from,
+            to: m.to,
+            msg: m.text,
+        })
         .collect();
-    Ok(Response::History { peer: peer.to_string(), messages })
+    Ok(Response::History {
+        peer: peer.to_string(),
+        messages,
+    })
 }

@@ -29,7 +29,10 @@ pub fn group_by_sender(messages: Vec<StoredMessage>) -> Vec<InboxGroup> {
         };
         match groups.iter_mut().find(|g| g.sender == m.from) {
             Some(group) => group.messages.push(entry),
-            None => groups.push(InboxGroup { sender: m.from, messages: vec![entry] }),
+            None => groups.push(InboxGroup {
+                sender: m.from,
+                messages: vec![entry],
+            }),
         }
     }
     groups
@@ -53,12 +56,24 @@ mod tests {
 
     #[test]
     fn groups_in_first_appearance_order() {
-        let groups = group_by_sender(vec![stored(1, "b", "1"), stored(2, "a", "2"), stored(3, "b", "3")]);
+        let groups = group_by_sender(vec![
+            stored(1, "b", "1"),
+            stored(2, "a", "2"),
+            stored(3, "b", "3"),
+        ]);
         let shape: Vec<(String, Vec<i64>)> = groups
             .iter()
-            .map(|g| (g.sender.clone(), g.messages.iter().filter_map(|m| m.id).collect()))
+            .map(|g| {
+                (
+                    g.sender.clone(),
+                    g.messages.iter().filter_map(|m| m.id).collect(),
+                )
+            })
             .collect();
-        assert_eq!(shape, vec![("b".to_string(), vec![1, 3]), ("a".to_string(), vec![2])]);
+        assert_eq!(
+            shape,
+            vec![("b".to_string(), vec![1, 3]), ("a".to_string(), vec![2])]
+        );
         assert_eq!(groups[0].messages[0].msg_from, "B");
     }
 }

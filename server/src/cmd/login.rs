@@ -1,27 +1,56 @@
 //! `auth <username> <password>` / `login <username> <password>`: start a session.
 //!
 //! Unknown users cost the same argon2 work as wrong passwords, so response time does
-//! not tell which usernames exist.
+//! not tell which usernames exist. After repeated failures from an address or for a
+//! username, attempts are refused for a growing while without checking anything.
 
 use crate::context::{CmdResult, Context};
 use crate::session::{new_token, now_ms};
 use crate::storage::{Session, Store};
 use chat_protocol::{LoginInfo, Response};
+use std::net::IpAddr;
+use tokio::time::Instant;
 
 /// Checks the password and opens a session.
-pub async fn apply<S: Store>(ctx: &Context<S>, username: &str, password: &str) -> CmdResult<Response> {
+pub async fn apply<S: Store>(
+    ctx: &Context<S>,
+    ip: IpAddr,
+    username: &str,
+    password: &str,
+) -> CmdResult<Response> {
+    if let Some(wait) = ctx.logins.check(ip, username, Instant::now()) {
+        let secs = wait.as_secs_f64().ceil().max(1.0);
+        return Err(Response::error(format!(
+            "too many failed logins; try again in {secs} s"
+        )));
+    }
     let user = ctx.store.user(username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = ctx.verify_password(password, hash).await?;
-    let Some(user) = user else {
-        return Err(Response::error("unknown user"));
+    let user = match user {
+        Some(user) if matches => user,
+        found => {
+            ctx.logins.failed(ip, username, Instant::now());
+            let reason = if found.is_some() {
+                "wrong password"
+            } else {
+                "unknown user"
+            };
+            return Err(Response::error(reason));
+        }
     };
-    if !matches {
-        return Err(Response::error("wrong password"));
-    }
+    ctx.logins.succeeded(ip, username);
     let token = new_token();
-    let session = Session { token: token.clone(), username: user.username.clone(), last_seen_ms: now_ms() };
+    let session = Session {
+        token: token.clone(),
+        username: user.username.clone(),
+        last_seen_ms: now_ms(),
+    };
     ctx.store.create_session(&session).await?;
     tracing::info!(user = %user.username, "logged in");
-    Ok(Response::LoggedIn(LoginInfo { token, username: user.username, display_name: user.display_name }))
+    Ok(Response::LoggedIn(LoginInfo {
+        token,
+        username: user.username,
+        display_name: user.display_name,
+    }))
 }

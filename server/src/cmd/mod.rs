@@ -13,21 +13,32 @@ pub mod send;
 use crate::context::Context;
 use crate::storage::Store;
 use chat_protocol::{Request, Response};
+use std::net::IpAddr;
 
-/// Applies one request and returns its response. Failures are `Response::Error`.
-pub async fn dispatch<S: Store>(ctx: &Context<S>, request: Request) -> Response {
+/// Applies one request from `peer` and returns its response. Failures are
+/// `Response::Error`.
+pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request) -> Response {
     let result = match request {
-        Request::Login { username, password, .. } => login::apply(ctx, &username, &password).await,
-        Request::Send { token, to, message, .. } => send::apply(ctx, &token, &to, message).await,
+        Request::Login {
+            username, password, ..
+        } => login::apply(ctx, peer, &username, &password).await,
+        Request::Send {
+            token, to, message, ..
+        } => send::apply(ctx, &token, &to, message).await,
         Request::Inbox { token, .. } => inbox::apply(ctx, &token).await,
         Request::ActiveUsers { token, .. } => active_users::apply(ctx, &token).await,
         Request::Logout { token } => logout::apply(ctx, &token).await,
-        Request::Register { username, password, display_name } => {
-            register::apply(ctx, &username, &password, display_name).await
-        }
-        Request::History { token, peer, limit, before_id } => {
-            history::apply(ctx, &token, &peer, limit, before_id).await
-        }
+        Request::Register {
+            username,
+            password,
+            display_name,
+        } => register::apply(ctx, &username, &password, display_name).await,
+        Request::History {
+            token,
+            peer,
+            limit,
+            before_id,
+        } => history::apply(ctx, &token, &peer, limit, before_id).await,
         Request::Ping => Ok(ping::apply()),
     };
     result.unwrap_or_else(|error| error)

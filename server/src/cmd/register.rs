@@ -24,10 +24,13 @@ pub async fn apply<S: Store>(
     }
     validate_username(username).map_err(Response::error)?;
     if password.len() > MAX_PASSWORD {
-        return Err(Response::error(format!("password too long (limit {MAX_PASSWORD} bytes)")));
+        return Err(Response::error(format!(
+            "password too long (limit {MAX_PASSWORD} bytes)"
+        )));
     }
     let display_name = display_name.unwrap_or_else(|| username.to_string());
-    if display_name.chars().count() > MAX_DISPLAY_NAME || display_name.chars().any(char::is_control) {
+    if display_name.chars().count() > MAX_DISPLAY_NAME || display_name.chars().any(char::is_control)
+    {
         return Err(Response::error(format!(
             "invalid display name: at most {MAX_DISPLAY_NAME} characters, no control characters"
         )));
@@ -36,16 +39,29 @@ pub async fn apply<S: Store>(
         return Err(Response::error(format!("user already exists: {username}")));
     }
     let password = password.to_string();
-    let hash = ctx.hashing(move || hash_password(&password)).await?.map_err(|e| {
-        tracing::error!(error = %e, "hashing failed");
-        Response::error("internal error")
-    })?;
-    let user = User { username: username.to_string(), display_name: display_name.clone(), country: None, password_hash: hash };
+    let hash = ctx
+        .hashing(move || hash_password(&password))
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "hashing failed");
+            Response::error("internal error")
+        })?;
+    let user = User {
+        username: username.to_string(),
+        display_name: display_name.clone(),
+        country: None,
+        password_hash: hash,
+    };
     match ctx.store.create_user(&user).await {
         Ok(()) => {}
-        Err(StoreError::UserExists(_)) => return Err(Response::error(format!("user already exists: {username}"))),
+        Err(StoreError::UserExists(_)) => {
+            return Err(Response::error(format!("user already exists: {username}")));
+        }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user = %username, "registered");
-    Ok(Response::Registered { username: username.to_string(), display_name })
+    Ok(Response::Registered {
+        username: username.to_string(),
+        display_name,
+    })
 }

@@ -9,8 +9,19 @@ use crate::storage::{NewMessage, Store};
 use chat_protocol::Response;
 
 /// Stores `message` from the token's user to `to`.
-pub async fn apply<S: Store>(ctx: &Context<S>, token: &str, to: &str, message: String) -> CmdResult<Response> {
+pub async fn apply<S: Store>(
+    ctx: &Context<S>,
+    token: &str,
+    to: &str,
+    message: String,
+) -> CmdResult<Response> {
     let from = ctx.authenticate(token).await?;
+    let limit = ctx.config.max_message;
+    if message.len() > limit {
+        return Err(Response::error(format!(
+            "message too long (limit {limit} bytes)"
+        )));
+    }
     let Some(recipient) = ctx.store.user(to).await? else {
         return Err(Response::error(format!("unknown recipient: {}", echo(to))));
     };
@@ -29,7 +40,10 @@ pub async fn apply<S: Store>(ctx: &Context<S>, token: &str, to: &str, message: S
             ts_ms: now_ms(),
         })
         .await?;
-    Ok(Response::Sent { id: stored.id, ts: rfc3339_ms(stored.ts_ms) })
+    Ok(Response::Sent {
+        id: stored.id,
+        ts: rfc3339_ms(stored.ts_ms),
+    })
 }
 
 /// A peer-supplied name, shortened for echoing in an error.

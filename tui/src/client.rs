@@ -3,12 +3,24 @@
 //! The protocol is strictly request/response in order, so a client needs no
 //! correlation ids: [`Client::call`] writes one line and reads one reply. Timeouts
 //! and reconnection belong to the caller (the worker task), which knows the policy.
+//! The connection is plain TCP or TLS ([`Transport`]); callers hold either as
+//! [`Client`] (over [`Stream`]).
 
 use bytes::BytesMut;
-use chat_protocol::{FrameError, ReplyDecoder, Reply, Request};
+use chat_protocol::{FrameError, Reply, ReplyDecoder, Request};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// What can go wrong talking to the server.
 #[derive(Debug, Error)]
@@ -20,8 +32,11 @@ pub enum ClientError {
         context: String,
         /// The underlying error.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
+    /// TLS could not be set up (bad CA file, no usable roots, bad server name).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The server closed the connection.
     #[error("connection closed by server")]
     Closed,
@@ -30,23 +45,71 @@ pub enum ClientError {
     Protocol(#[from] FrameError),
 }
 
+/// How to reach the server.
+#[derive(Debug, Clone, Default)]
+pub enum Transport {
+    /// Plain TCP (the course protocol as is).
+    #[default]
+    Plain,
+    /// TLS, verifying the server's certificate.
+    Tls(TlsOptions),
+}
+
+/// TLS settings of a client.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// Trust only this PEM CA file instead of the system roots.
+    pub ca: Option<PathBuf>,
+    /// Skip certificate verification (testing only: anyone can impersonate the server).
+    pub insecure: bool,
+}
+
+/// A plain or TLS connection.
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
 /// A connection to a chat server over any byte stream (TCP, TLS, a test pipe).
 #[derive(Debug)]
-pub struct Client<S = TcpStream> {
+pub struct Client<S = Stream> {
     stream: S,
     buf: BytesMut,
     decoder: ReplyDecoder,
 }
 
-impl Client<TcpStream> {
-    /// Connects over TCP to `addr` (`host:port`).
+impl Client<Stream> {
+    /// Connects over plain TCP to `addr` (`host:port`).
     pub async fn connect(addr: &str) -> Result<Self, ClientError> {
-        let stream = TcpStream::connect(addr).await.map_err(|source| ClientError::Io {
+        Self::connect_with(addr, &Transport::Plain).await
+    }
+
+    /// Connects to `addr` over `transport`.
+    pub async fn connect_with(addr: &str, transport: &Transport) -> Result<Self, ClientError> {
+        let tcp = TcpStream::connect(addr).await.map_err(|source| ClientError::Io {
             context: format!("connecting to {addr}"),
             source,
         })?;
         // Requests are small and answered one at a time: don't let Nagle delay them.
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match transport {
+            Transport::Plain => Stream::Plain(tcp),
+            Transport::Tls(options) => {
+                let connector = TlsConnector::from(Arc::new(tls_config(options)?));
+                let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(host.to_string())
+                    .map_err(|e| ClientError::Tls(format!("bad server name {host:?}: {e}")))?;
+                let tls = connector.connect(name, tcp).await.map_err(|source| ClientError::Io {
+                    context: format!("TLS handshake with {addr}"),
+                    source,
+                })?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
         Ok(Client::new(stream))
     }
 }
@@ -100,6 +163,121 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 }
 
+/// rustls settings for `options`: system roots, a CA file, or no verification.
+fn tls_config(options: &TlsOptions) -> Result<ClientConfig, ClientError> {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    if options.insecure {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(insecure::AcceptAnyCertificate(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = RootCertStore::empty();
+    match &options.ca {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| ClientError::Tls(format!("reading CA file {}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(ClientError::Tls(format!("no CA certificate in {}", path.display())));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(ClientError::Tls("no system root certificates found; give --ca FILE".into()));
+            }
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+mod insecure {
+    //! `--insecure`: a verifier that accepts any certificate. Signatures are still
+    //! checked, so the handshake is well-formed, but nothing ties the key to the name.
+
+    use std::sync::Arc;
+    use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use tokio_rustls::rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio_rustls::rustls::{DigitallySignedStruct, Error, SignatureScheme};
+
+    #[derive(Debug)]
+    pub(super) struct AcceptAnyCertificate(pub(super) Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +306,14 @@ mod tests {
         drop(b);
         let mut client = Client::new(a);
         assert!(client.call(&Request::Ping).await.is_err());
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("chat-ca-test-{}", std::process::id()));
+        std::fs::write(&dir, "not a certificate").unwrap();
+        let err = tls_config(&TlsOptions { ca: Some(dir.clone()), insecure: false }).unwrap_err();
+        let _ = std::fs::remove_file(&dir);
+        assert!(err.to_string().contains("no CA certificate"), "{err}");
     }
 }

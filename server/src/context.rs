@@ -3,13 +3,12 @@
 //! occupy every blocking thread).
 
 use crate::config::Config;
-use crate::password;
-use crate::session::now_ms;
+use crate::password::{self, HashPool};
+use crate::session::{now_ms, token_key};
 use crate::storage::{Store, StoreError};
 use crate::throttle::LoginThrottle;
 use chat_protocol::Response;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// Cheap-to-clone handle shared by all connections.
 #[derive(Debug, Clone)]
@@ -20,7 +19,7 @@ pub struct Context<S> {
     pub config: Arc<Config>,
     /// Failed-login backoff, shared by all connections.
     pub logins: Arc<LoginThrottle>,
-    hashing: Arc<Semaphore>,
+    hashing: HashPool,
 }
 
 /// Failure of a command: the text of its `ERROR` response.
@@ -47,7 +46,7 @@ impl<S: Store> Context<S> {
             store,
             config: Arc::new(config),
             logins,
-            hashing: Arc::new(Semaphore::new(cpus * 2)),
+            hashing: HashPool::new(cpus),
         }
     }
 
@@ -59,7 +58,7 @@ impl<S: Store> Context<S> {
     pub async fn authenticate(&self, token: &str) -> CmdResult<String> {
         match self
             .store
-            .touch_session(token, now_ms(), self.ttl_ms())
+            .touch_session(&token_key(token), now_ms(), self.ttl_ms())
             .await?
         {
             Some(username) => Ok(username),
@@ -83,15 +82,7 @@ impl<S: Store> Context<S> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| Response::error("server is shutting down"))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| {
-            tracing::error!(error = %e, "password task failed");
-            Response::error("internal error")
-        })
+        self.hashing.run(work).await.ok_or_else(|| Response::error("server busy; try again"))
     }
 
     /// Checks a password against an account hash (or a dummy of equal cost).

@@ -4,9 +4,12 @@
 //! Hashing costs tens of milliseconds of CPU by design; callers on the async runtime
 //! run these functions under `spawn_blocking`.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
-use std::sync::OnceLock;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
 use thiserror::Error;
 
 /// Hashing failed (only on absurd inputs or a broken OS random source).
@@ -34,7 +37,9 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 /// argon2's verifier compares digests in constant time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -48,9 +53,74 @@ pub fn verify_against_dummy(password: &str) {
     }
 }
 
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Jobs waiting for a hashing thread at most; more are refused ("server busy").
+const QUEUE: usize = 1024;
+
+/// A few dedicated threads for password work.
+///
+/// argon2 allocates 19 MiB per hash. On tokio's blocking pool, hashes land on many
+/// threads, and the allocator keeps a 19 MiB arena for each; here there are as many
+/// threads as cores, so that memory stays bounded, and so does the CPU a login flood
+/// can take from serving messages. The threads end when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct HashPool {
+    jobs: SyncSender<Job>,
+}
+
+impl HashPool {
+    /// A pool of `threads` hashing threads.
+    pub fn new(threads: usize) -> Self {
+        let (jobs, queue) = sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                loop {
+                    let job = match queue.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a hashing thread");
+            }
+        }
+        HashPool { jobs }
+    }
+
+    /// Runs `work` on a hashing thread; `None` when the queue is full or the pool is gone.
+    pub async fn run<T, F>(&self, work: F) -> Option<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.try_send(job).ok()?;
+        result.await.ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pool_runs_jobs_concurrently_and_returns_results() {
+        let pool = HashPool::new(2);
+        let (a, b) = tokio::join!(pool.run(|| verify_password("x", "bad")), pool.run(|| 40 + 2));
+        assert_eq!((a, b), (Some(false), Some(42)));
+    }
 
     #[test]
     fn hash_verifies_only_its_password() {

@@ -1,14 +1,29 @@
 //! Session tokens and time.
 //!
 //! Tokens are bearer secrets: UUID v4 drawn from the OS random source (122 random
-//! bits), so they cannot be guessed. They are never logged.
+//! bits), so they cannot be guessed. They are never logged, and never stored: the
+//! store keeps [`token_key`], a SHA-256 of the token. Looking a session up by that key
+//! means no comparison ever runs over the secret itself (so its timing reveals
+//! nothing about it), and a copy of the database holds no usable token.
 
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 /// A new, unguessable session token.
 pub fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// The key a session is stored under: hex SHA-256 of the token.
+pub fn token_key(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut key = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
 }
 
 /// Wall-clock time in Unix milliseconds.
@@ -38,6 +53,12 @@ mod tests {
         assert_ne!(a, b);
         let parsed = uuid::Uuid::parse_str(&a).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
+    }
+
+    #[test]
+    fn token_keys_are_sha256_hex() {
+        // echo -n abc | sha256sum
+        assert_eq!(token_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! username, attempts are refused for a growing while without checking anything.
 
 use crate::context::{CmdResult, Context};
-use crate::session::{new_token, now_ms};
+use crate::session::{new_token, now_ms, token_key};
 use crate::storage::{Session, Store};
 use chat_protocol::{LoginInfo, Response};
 use std::net::IpAddr;
@@ -42,7 +42,7 @@ pub async fn apply<S: Store>(
     ctx.logins.succeeded(ip, username);
     let token = new_token();
     let session = Session {
-        token: token.clone(),
+        token: token_key(&token),
         username: user.username.clone(),
         last_seen_ms: now_ms(),
     };

@@ -2,13 +2,14 @@
 //! is the credential.
 
 use crate::context::{CmdResult, Context};
+use crate::session::token_key;
 use crate::storage::Store;
 use chat_protocol::Response;
 
 /// Ends the session named by `token`.
 pub async fn apply<S: Store>(ctx: &Context<S>, token: &str) -> CmdResult<Response> {
     let username = ctx.authenticate(token).await?;
-    if !ctx.store.delete_session(token).await? {
+    if !ctx.store.delete_session(&token_key(token)).await? {
         return Err(Response::error("invalid or expired token"));
     }
     tracing::info!(user = %username, "logged out");

@@ -33,7 +33,10 @@ pub struct LineDecoder {
 impl LineDecoder {
     /// A decoder for lines of at most `max_len` bytes (terminator not counted).
     pub fn new(max_len: usize) -> Self {
-        LineDecoder { max_len, scanned: 0 }
+        LineDecoder {
+            max_len,
+            scanned: 0,
+        }
     }
 
     /// The line limit.
@@ -50,11 +53,15 @@ impl LineDecoder {
     /// Takes the next complete line out of `buf`, if there is one.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         let window = buf.len().min(self.max_len + 2);
-        let newline = buf[self.scanned.min(window)..window].iter().position(|&b| b == b'\n');
+        let newline = buf[self.scanned.min(window)..window]
+            .iter()
+            .position(|&b| b == b'\n');
         let Some(pos) = newline.map(|p| p + self.scanned) else {
             self.scanned = window;
             if buf.len() > self.max_len + 1 {
-                return Err(FrameError::LineTooLong { limit: self.max_len });
+                return Err(FrameError::LineTooLong {
+                    limit: self.max_len,
+                });
             }
             return Ok(None);
         };
@@ -65,7 +72,9 @@ impl LineDecoder {
             line.truncate(pos - 1);
         }
         if line.len() > self.max_len {
-            return Err(FrameError::LineTooLong { limit: self.max_len });
+            return Err(FrameError::LineTooLong {
+                limit: self.max_len,
+            });
         }
         Ok(Some(match String::from_utf8(line.to_vec()) {
             Ok(s) => Frame::Line(s),
@@ -100,7 +109,8 @@ impl ReplyDecoder {
         self.scanned = 0;
         let body = buf.split_to(pos);
         buf.advance(RESPONSE_TERMINATOR.len());
-        let text = std::str::from_utf8(&body).map_err(|e| FrameError::BadResponse(e.to_string()))?;
+        let text =
+            std::str::from_utf8(&body).map_err(|e| FrameError::BadResponse(e.to_string()))?;
         Reply::parse(text.trim()).map(Some)
     }
 }
@@ -158,13 +168,19 @@ mod tests {
         let mut buf = BytesMut::from(&b"123456789"[..]);
         assert_eq!(d.decode(&mut buf), Ok(None)); // 9 bytes could still be "12345678\r"
         buf.extend_from_slice(b"0");
-        assert_eq!(d.decode(&mut buf), Err(FrameError::LineTooLong { limit: 8 }));
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(FrameError::LineTooLong { limit: 8 })
+        );
     }
 
     #[test]
     fn line_at_the_limit_passes_one_over_fails() {
         assert_eq!(lines(b"12345678\r\n", 8), vec![line("12345678")]);
-        assert_eq!(lines(b"123456789\n", 8), vec![Err(FrameError::LineTooLong { limit: 8 })]);
+        assert_eq!(
+            lines(b"123456789\n", 8),
+            vec![Err(FrameError::LineTooLong { limit: 8 })]
+        );
     }
 
     #[test]

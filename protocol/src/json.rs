@@ -26,10 +26,16 @@ impl Formatter for PythonFormatter {
         w.write_all(b": ")
     }
 
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if c.is_ascii() {
+            // Python escapes everything outside printable ASCII; serde_json has
+            // already escaped the other control characters before calling us.
+            if c.is_ascii() && c != '\u{7f}' {
                 continue;
             }
             w.write_all(&fragment.as_bytes()[start..i])?;
@@ -44,7 +50,10 @@ impl Formatter for PythonFormatter {
 }
 
 /// Appends `value` as Python-style JSON to `out`.
-pub fn write_python_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+pub fn write_python_json<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<()> {
     let mut ser = Serializer::with_formatter(out, PythonFormatter);
     value.serialize(&mut ser)
 }
@@ -75,6 +84,11 @@ mod tests {
     #[test]
     fn escaped_output_parses_back_to_the_same_text() {
         let text = "Kapan ke Surabaya? 👨‍👩‍👧 漢字 \u{7f}\u{1}";
+        assert!(
+            to_python_json(&json!({ "m": "a\u{7f}b" }))
+                .unwrap()
+                .contains(r"a\u007fb")
+        );
         let s = to_python_json(&json!({ "msg": text })).unwrap();
         assert!(s.is_ascii());
         let back: serde_json::Value = serde_json::from_str(&s).unwrap();

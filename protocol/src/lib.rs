@@ -32,8 +32,8 @@ pub mod request;
 pub mod response;
 
 pub use error::{FrameError, ParseError};
-pub use frame::{Frame, LineDecoder, ReplyDecoder, RESPONSE_TERMINATOR};
-pub use request::{Dialect, Request, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT};
+pub use frame::{Frame, LineDecoder, RESPONSE_TERMINATOR, ReplyDecoder};
+pub use request::{Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request};
 pub use response::{
     ActiveUsers, HistoryEntry, InboxGroup, InboxMessage, LoginInfo, Reply, Response, Status,
 };

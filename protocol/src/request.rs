@@ -161,14 +161,34 @@ impl Request {
     pub fn verb(&self) -> &'static str {
         use Dialect::*;
         match self {
-            Request::Login { dialect: Course, .. } => "auth",
-            Request::Login { dialect: Indonesian, .. } => "login",
-            Request::Send { dialect: Course, .. } => "send",
-            Request::Send { dialect: Indonesian, .. } => "chat",
-            Request::Inbox { dialect: Course, .. } => "inbox",
-            Request::Inbox { dialect: Indonesian, .. } => "kotakmasuk",
-            Request::ActiveUsers { dialect: Course, .. } => "user_aktif",
-            Request::ActiveUsers { dialect: Indonesian, .. } => "user_on",
+            Request::Login {
+                dialect: Course, ..
+            } => "auth",
+            Request::Login {
+                dialect: Indonesian,
+                ..
+            } => "login",
+            Request::Send {
+                dialect: Course, ..
+            } => "send",
+            Request::Send {
+                dialect: Indonesian,
+                ..
+            } => "chat",
+            Request::Inbox {
+                dialect: Course, ..
+            } => "inbox",
+            Request::Inbox {
+                dialect: Indonesian,
+                ..
+            } => "kotakmasuk",
+            Request::ActiveUsers {
+                dialect: Course, ..
+            } => "user_aktif",
+            Request::ActiveUsers {
+                dialect: Indonesian,
+                ..
+            } => "user_on",
             Request::Logout { .. } => "logout",
             Request::Register { .. } => "register",
             Request::History { .. } => "history",
@@ -193,16 +213,29 @@ impl Request {
     pub fn to_line(&self) -> String {
         let verb = self.verb();
         let body = match self {
-            Request::Login { username, password, .. } => format!("{verb} {username} {password}"),
-            Request::Send { token, to, message, .. } => format!("{verb} {token} {to} {message}"),
+            Request::Login {
+                username, password, ..
+            } => format!("{verb} {username} {password}"),
+            Request::Send {
+                token, to, message, ..
+            } => format!("{verb} {token} {to} {message}"),
             Request::Inbox { token, .. }
             | Request::ActiveUsers { token, .. }
             | Request::Logout { token } => format!("{verb} {token}"),
-            Request::Register { username, password, display_name } => match display_name {
+            Request::Register {
+                username,
+                password,
+                display_name,
+            } => match display_name {
                 Some(name) => format!("{verb} {username} {password} {name}"),
                 None => format!("{verb} {username} {password}"),
             },
-            Request::History { token, peer, limit, before_id } => match before_id {
+            Request::History {
+                token,
+                peer,
+                limit,
+                before_id,
+            } => match before_id {
                 Some(before) => format!("{verb} {token} {peer} {limit} {before}"),
                 None => format!("{verb} {token} {peer} {limit}"),
             },
@@ -226,7 +259,11 @@ fn parse_login(
     let username = args.word(usage)?.to_string();
     let password = args.word(usage)?.to_string();
     args.finish(usage)?;
-    Ok(Request::Login { dialect, username, password })
+    Ok(Request::Login {
+        dialect,
+        username,
+        password,
+    })
 }
 
 fn parse_send(
@@ -240,7 +277,12 @@ fn parse_send(
     if message.is_empty() {
         return Err(ParseError::EmptyMessage);
     }
-    Ok(Request::Send { dialect, token, to, message: message.to_string() })
+    Ok(Request::Send {
+        dialect,
+        token,
+        to,
+        message: message.to_string(),
+    })
 }
 
 fn parse_register(args: &mut Args<'_>) -> Result<Request, ParseError> {
@@ -248,13 +290,19 @@ fn parse_register(args: &mut Args<'_>) -> Result<Request, ParseError> {
     let password = args.word(USAGE_REGISTER)?.to_string();
     let rest = args.rest();
     let display_name = (!rest.is_empty()).then(|| rest.to_string());
-    Ok(Request::Register { username, password, display_name })
+    Ok(Request::Register {
+        username,
+        password,
+        display_name,
+    })
 }
 
 fn parse_history(args: &mut Args<'_>) -> Result<Request, ParseError> {
     let token = args.word(USAGE_HISTORY)?.to_string();
     let peer = args.word(USAGE_HISTORY)?.to_string();
-    let limit = args.number::<u32>(USAGE_HISTORY)?.unwrap_or(HISTORY_DEFAULT_LIMIT);
+    let limit = args
+        .number::<u32>(USAGE_HISTORY)?
+        .unwrap_or(HISTORY_DEFAULT_LIMIT);
     if limit == 0 {
         return Err(ParseError::Usage(USAGE_HISTORY));
     }
@@ -306,10 +354,34 @@ mod tests {
         };
         assert_eq!(ok("send t henderson halo apa kabar?"), send(Course));
         assert_eq!(ok("chat t henderson halo apa kabar?"), send(Indonesian));
-        assert_eq!(ok("inbox t"), Request::Inbox { dialect: Course, token: "t".into() });
-        assert_eq!(ok("kotakmasuk t"), Request::Inbox { dialect: Indonesian, token: "t".into() });
-        assert_eq!(ok("user_aktif t"), Request::ActiveUsers { dialect: Course, token: "t".into() });
-        assert_eq!(ok("user_on t"), Request::ActiveUsers { dialect: Indonesian, token: "t".into() });
+        assert_eq!(
+            ok("inbox t"),
+            Request::Inbox {
+                dialect: Course,
+                token: "t".into()
+            }
+        );
+        assert_eq!(
+            ok("kotakmasuk t"),
+            Request::Inbox {
+                dialect: Indonesian,
+                token: "t".into()
+            }
+        );
+        assert_eq!(
+            ok("user_aktif t"),
+            Request::ActiveUsers {
+                dialect: Course,
+                token: "t".into()
+            }
+        );
+        assert_eq!(
+            ok("user_on t"),
+            Request::ActiveUsers {
+                dialect: Indonesian,
+                token: "t".into()
+            }
+        );
         assert_eq!(ok("logout t"), Request::Logout { token: "t".into() });
         assert_eq!(ok("ping"), Request::Ping);
         assert_eq!(
@@ -322,11 +394,21 @@ mod tests {
         );
         assert_eq!(
             ok("history t henderson"),
-            Request::History { token: "t".into(), peer: "henderson".into(), limit: 50, before_id: None }
+            Request::History {
+                token: "t".into(),
+                peer: "henderson".into(),
+                limit: 50,
+                before_id: None
+            }
         );
         assert_eq!(
             ok("history t henderson 10 99"),
-            Request::History { token: "t".into(), peer: "henderson".into(), limit: 10, before_id: Some(99) }
+            Request::History {
+                token: "t".into(),
+                peer: "henderson".into(),
+                limit: 10,
+                before_id: Some(99)
+            }
         );
     }
 
@@ -336,7 +418,13 @@ mod tests {
         let r = ok("send tok henderson  halo  apa kabar? 🙂 ");
         assert!(matches!(r, Request::Send { ref message, .. } if message == "halo  apa kabar? 🙂"));
         let r = ok("inbox tok ");
-        assert_eq!(r, Request::Inbox { dialect: Dialect::Course, token: "tok".into() });
+        assert_eq!(
+            r,
+            Request::Inbox {
+                dialect: Dialect::Course,
+                token: "tok".into()
+            }
+        );
     }
 
     #[test]
@@ -353,7 +441,10 @@ mod tests {
             ("hello", "unknown command: hello"),
             ("auth", "usage: auth <username> <password>"),
             ("auth messi", "usage: auth <username> <password>"),
-            ("auth messi surabaya extra", "usage: auth <username> <password>"),
+            (
+                "auth messi surabaya extra",
+                "usage: auth <username> <password>",
+            ),
             ("login messi", "usage: login <username> <password>"),
             ("send", "usage: send <token> <to> <message>"),
             ("send t", "usage: send <token> <to> <message>"),
@@ -366,12 +457,30 @@ mod tests {
             ("user_aktif", "usage: user_aktif <token>"),
             ("user_on", "usage: user_on <token>"),
             ("logout", "usage: logout <token>"),
-            ("register arini", "usage: register <username> <password> [display name]"),
-            ("history t", "usage: history <token> <peer> [limit] [before_id]"),
-            ("history t p x", "usage: history <token> <peer> [limit] [before_id]"),
-            ("history t p 0", "usage: history <token> <peer> [limit] [before_id]"),
-            ("history t p 5 -", "usage: history <token> <peer> [limit] [before_id]"),
-            ("history t p 5 6 7", "usage: history <token> <peer> [limit] [before_id]"),
+            (
+                "register arini",
+                "usage: register <username> <password> [display name]",
+            ),
+            (
+                "history t",
+                "usage: history <token> <peer> [limit] [before_id]",
+            ),
+            (
+                "history t p x",
+                "usage: history <token> <peer> [limit] [before_id]",
+            ),
+            (
+                "history t p 0",
+                "usage: history <token> <peer> [limit] [before_id]",
+            ),
+            (
+                "history t p 5 -",
+                "usage: history <token> <peer> [limit] [before_id]",
+            ),
+            (
+                "history t p 5 6 7",
+                "usage: history <token> <peer> [limit] [before_id]",
+            ),
             ("ping pong", "usage: ping"),
         ];
         for (line, want) in table {
@@ -381,7 +490,10 @@ mod tests {
 
     #[test]
     fn history_limit_is_clamped() {
-        assert!(matches!(ok("history t p 100000"), Request::History { limit: 500, .. }));
+        assert!(matches!(
+            ok("history t p 100000"),
+            Request::History { limit: 500, .. }
+        ));
     }
 
     #[test]
@@ -406,19 +518,42 @@ mod tests {
 
     fn request() -> impl Strategy<Value = Request> {
         prop_oneof![
-            (dialect(), word(), word())
-                .prop_map(|(dialect, username, password)| Request::Login { dialect, username, password }),
-            (dialect(), word(), word(), message())
-                .prop_map(|(dialect, token, to, message)| Request::Send { dialect, token, to, message }),
+            (dialect(), word(), word()).prop_map(|(dialect, username, password)| Request::Login {
+                dialect,
+                username,
+                password
+            }),
+            (dialect(), word(), word(), message()).prop_map(|(dialect, token, to, message)| {
+                Request::Send {
+                    dialect,
+                    token,
+                    to,
+                    message,
+                }
+            }),
             (dialect(), word()).prop_map(|(dialect, token)| Request::Inbox { dialect, token }),
-            (dialect(), word()).prop_map(|(dialect, token)| Request::ActiveUsers { dialect, token }),
+            (dialect(), word())
+                .prop_map(|(dialect, token)| Request::ActiveUsers { dialect, token }),
             word().prop_map(|token| Request::Logout { token }),
             (word(), word(), proptest::option::of(message())).prop_map(
-                |(username, password, display_name)| Request::Register { username, password, display_name }
+                |(username, password, display_name)| Request::Register {
+                    username,
+                    password,
+                    display_name
+                }
             ),
-            (word(), word(), 1..=HISTORY_MAX_LIMIT, proptest::option::of(any::<i64>())).prop_map(
-                |(token, peer, limit, before_id)| Request::History { token, peer, limit, before_id }
-            ),
+            (
+                word(),
+                word(),
+                1..=HISTORY_MAX_LIMIT,
+                proptest::option::of(any::<i64>())
+            )
+                .prop_map(|(token, peer, limit, before_id)| Request::History {
+                    token,
+                    peer,
+                    limit,
+                    before_id
+                }),
             Just(Request::Ping),
         ]
     }

@@ -170,7 +170,11 @@ impl Serialize for Groups<'_> {
 impl Serialize for Response {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        let status = if matches!(self, Response::Error(_)) { Status::Error } else { Status::Ok };
+        let status = if matches!(self, Response::Error(_)) {
+            Status::Error
+        } else {
+            Status::Ok
+        };
         map.serialize_entry("status", &status)?;
         match self {
             Response::LoggedIn(info) => {
@@ -190,7 +194,10 @@ impl Serialize for Response {
                 map.serialize_entry("users", &users.0)?;
             }
             Response::LoggedOut => map.serialize_entry("message", "logout success")?,
-            Response::Registered { username, display_name } => {
+            Response::Registered {
+                username,
+                display_name,
+            } => {
                 map.serialize_entry("message", "user registered")?;
                 map.serialize_entry("username", username)?;
                 map.serialize_entry("display_name", display_name)?;
@@ -280,7 +287,10 @@ impl Reply {
             let messages: Vec<InboxMessage> = serde_json::from_value(list.clone())
                 .map_err(|e| FrameError::BadResponse(format!("inbox of {sender}: {e}")))?;
             if !messages.is_empty() {
-                groups.push(InboxGroup { sender: sender.clone(), messages });
+                groups.push(InboxGroup {
+                    sender: sender.clone(),
+                    messages,
+                });
             }
         }
         Ok(groups)
@@ -343,21 +353,33 @@ mod tests {
                 r#"{"status": "OK", "tokenid": "t-1", "tokenId": "t-1", "username": "messi", "display_name": "Lionel Messi"}"#,
             ),
             (
-                Response::Sent { id: 3, ts: "2026-11-22T02:13:22.000Z".into() },
+                Response::Sent {
+                    id: 3,
+                    ts: "2026-11-22T02:13:22.000Z".into(),
+                },
                 r#"{"status": "OK", "message": "Message Sent", "id": 3, "ts": "2026-11-22T02:13:22.000Z"}"#,
             ),
             (
                 Response::ActiveUsers(ActiveUsers(vec!["arini".into(), "lineker".into()])),
                 r#"{"status": "OK", "message": "arini, lineker, ", "users": ["arini", "lineker"]}"#,
             ),
-            (Response::ActiveUsers(ActiveUsers::default()), r#"{"status": "OK", "message": "", "users": []}"#),
-            (Response::LoggedOut, r#"{"status": "OK", "message": "logout success"}"#),
+            (
+                Response::ActiveUsers(ActiveUsers::default()),
+                r#"{"status": "OK", "message": "", "users": []}"#,
+            ),
+            (
+                Response::LoggedOut,
+                r#"{"status": "OK", "message": "logout success"}"#,
+            ),
             (Response::Pong, r#"{"status": "OK", "message": "pong"}"#),
             (
                 Response::error("invalid or expired token"),
                 r#"{"status": "ERROR", "message": "invalid or expired token"}"#,
             ),
-            (Response::Inbox(vec![]), r#"{"status": "OK", "messages": {}}"#),
+            (
+                Response::Inbox(vec![]),
+                r#"{"status": "OK", "messages": {}}"#,
+            ),
         ];
         for (resp, json) in table {
             assert_eq!(wire(&resp), format!("{json}\r\n\r\n"));
@@ -367,7 +389,10 @@ mod tests {
     #[test]
     fn inbox_groups_keep_server_order_and_read_back() {
         let groups = vec![
-            InboxGroup { sender: "lineker".into(), messages: vec![msg("Gary Lineker", "Lionel Messi", "piye kabare?", 1)] },
+            InboxGroup {
+                sender: "lineker".into(),
+                messages: vec![msg("Gary Lineker", "Lionel Messi", "piye kabare?", 1)],
+            },
             InboxGroup {
                 sender: "henderson".into(),
                 messages: vec![
@@ -398,9 +423,13 @@ mod tests {
         let groups = r.inbox().unwrap();
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].messages[0].id, None);
-        let r = Reply::parse(r#"{"status": "ERROR", "message": "Informasi tidak ditemukan"}"#).unwrap();
+        let r =
+            Reply::parse(r#"{"status": "ERROR", "message": "Informasi tidak ditemukan"}"#).unwrap();
         assert!(!r.is_ok());
-        assert_eq!(r.message_text().as_deref(), Some("Informasi tidak ditemukan"));
+        assert_eq!(
+            r.message_text().as_deref(),
+            Some("Informasi tidak ditemukan")
+        );
     }
 
     #[test]
@@ -412,7 +441,10 @@ mod tests {
             to: "lineker".into(),
             msg: "halo".into(),
         }];
-        let text = wire(&Response::History { peer: "lineker".into(), messages: entries.clone() });
+        let text = wire(&Response::History {
+            peer: "lineker".into(),
+            messages: entries.clone(),
+        });
         let reply = Reply::parse(text.trim_end()).unwrap();
         assert_eq!(reply.peer.as_deref(), Some("lineker"));
         assert_eq!(reply.history().unwrap(), entries);

@@ -25,7 +25,12 @@ pub struct Connection<T> {
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     /// Wraps `stream`, accepting lines of at most `max_line` bytes.
     pub fn new(stream: T, max_line: usize) -> Self {
-        Connection { stream, read_buf: BytesMut::new(), decoder: LineDecoder::new(max_line), write_buf: Vec::new() }
+        Connection {
+            stream,
+            read_buf: BytesMut::new(),
+            decoder: LineDecoder::new(max_line),
+            write_buf: Vec::new(),
+        }
     }
 
     /// The next request line already buffered, without touching the socket.
@@ -38,7 +43,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     pub async fn read_more(&mut self) -> io::Result<bool> {
         let room = self.decoder.room(self.read_buf.len()).min(READ_CHUNK);
         self.read_buf.reserve(room);
-        let n = (&mut self.stream).take(room as u64).read_buf(&mut self.read_buf).await?;
+        let n = (&mut self.stream)
+            .take(room as u64)
+            .read_buf(&mut self.read_buf)
+            .await?;
         if n == 0 && !self.read_buf.is_empty() {
             tracing::debug!(bytes = self.read_buf.len(), "peer closed mid-line");
         }

@@ -15,9 +15,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// Failed logins one connection may make before it is closed.
-pub const MAX_FAILED_LOGINS: u32 = 5;
-
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {
@@ -27,8 +24,6 @@ pub enum Closed {
     Idle,
     /// A line exceeded the limit.
     LineTooLong,
-    /// Too many failed logins.
-    FailedLogins,
     /// The server is shutting down.
     Shutdown,
     /// Reading or writing failed.
@@ -63,7 +58,6 @@ pub async fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
 #[derive(Debug)]
 struct State {
     peer: IpAddr,
-    failed_logins: u32,
     rate: Option<RateLimit>,
 }
 
@@ -72,7 +66,6 @@ impl State {
         let rate = ctx.config.max_request_rate;
         State {
             peer,
-            failed_logins: 0,
             rate: (rate > 0).then(|| RateLimit::new(rate, tokio::time::Instant::now())),
         }
     }
@@ -112,14 +105,6 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         };
         let response = answer(ctx, frame, &mut state).await;
         conn.queue(&response);
-        if state.failed_logins >= MAX_FAILED_LOGINS {
-            let _ = conn
-                .send(&Response::error(
-                    "too many failed logins; connection closed",
-                ))
-                .await;
-            return Closed::FailedLogins;
-        }
     }
 }
 
@@ -143,15 +128,15 @@ async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The response to one line; counts failed logins.
+/// The response to one line.
 async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> Response {
-    if let Some(rate) = &mut state.rate {
-        if !rate.allow(tokio::time::Instant::now()) {
-            let limit = ctx.config.max_request_rate;
-            return Response::error(format!(
-                "rate limit exceeded: at most {limit} requests per second"
-            ));
-        }
+    if let Some(rate) = &mut state.rate
+        && !rate.allow(tokio::time::Instant::now())
+    {
+        let limit = ctx.config.max_request_rate;
+        return Response::error(format!(
+            "rate limit exceeded: at most {limit} requests per second"
+        ));
     }
     let line = match frame {
         Frame::Line(line) => line,
@@ -166,13 +151,9 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
     };
     // Never log the request itself: it may carry a password or a token.
     let verb = request.verb();
-    let is_login = matches!(request, Request::Login { .. });
     let response = cmd::dispatch(ctx, state.peer, request).await;
     if let Response::Error(reason) = &response {
         tracing::info!(verb, reason = %reason, "request failed");
-        if is_login {
-            state.failed_logins += 1;
-        }
     }
     response
 }

@@ -11,7 +11,12 @@ pub fn raise_nofile_limit() -> (u64, u64) {
         use rlimit::Resource;
         let (soft, hard) = Resource::NOFILE.get().unwrap_or((1024, 1024));
         if soft < hard && Resource::NOFILE.set(hard, hard).is_ok() {
-            tracing::info!(before = soft, after = hard, hard, "raised open-file soft limit");
+            tracing::info!(
+                before = soft,
+                after = hard,
+                hard,
+                "raised open-file soft limit"
+            );
             return (hard, hard);
         }
         tracing::info!(soft, hard, "open-file limit");

@@ -91,10 +91,15 @@ struct Cli {
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     max_message: usize,
 
-    /// Delay after the 4th failed login from an address or for a username; it doubles
-    /// with each further failure (0s: no backoff).
+    /// After 5 failed logins from an address or for a username, each further attempt
+    /// waits this long before it is checked, doubling with each failure (0s: no backoff).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     login_backoff: Duration,
+
+    /// Apply the per-address login delay to loopback clients too (off by default:
+    /// behind a local proxy every client shares one loopback address).
+    #[arg(long)]
+    login_backoff_loopback: bool,
 
     /// Cap of the per-address login delay (the per-username one is capped at 5 s, so
     /// nobody can lock a user out from elsewhere).
@@ -167,6 +172,8 @@ fn init_logging(format: LogFormat) {
 async fn main() -> Result<()> {
     let mut cli = Cli::parse();
     init_logging(cli.log_format);
+    // Before anything is announced: from here on a signal means a graceful stop.
+    let signals = shutdown::Signals::install().context("installing signal handlers")?;
     let location = DbLocation::choose(cli.db.as_deref(), cli.data_dir.as_deref())?;
     let opened = open(&location)
         .await
@@ -177,11 +184,16 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     tracing::info!(db = %opened.description, new = opened.created, "storage open");
-    serve(cli, opened.store, opened.created).await
+    serve(cli, opened.store, opened.created, signals).await
 }
 
 /// Prepares accounts, binds, and runs until SIGINT/SIGTERM.
-async fn serve<S: Store>(cli: Cli, store: S, new_database: bool) -> Result<()> {
+async fn serve<S: Store>(
+    cli: Cli,
+    store: S,
+    new_database: bool,
+    signals: shutdown::Signals,
+) -> Result<()> {
     if new_database && !cli.no_demo_users {
         users::seed_demo_users(&store)
             .await
@@ -213,6 +225,7 @@ async fn serve<S: Store>(cli: Cli, store: S, new_database: bool) -> Result<()> {
         login_backoff: LoginBackoff {
             base: cli.login_backoff,
             max_ip_delay: cli.login_backoff_max,
+            exempt_loopback: !cli.login_backoff_loopback,
             ..LoginBackoff::default()
         },
         ..Config::default()
@@ -225,7 +238,7 @@ async fn serve<S: Store>(cli: Cli, store: S, new_database: bool) -> Result<()> {
     );
 
     let token = CancellationToken::new();
-    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
+    tokio::spawn(signals.cancel_on_signal(token.clone()));
     chat_server::serve(listeners, store, config, token).await?;
     Ok(())
 }

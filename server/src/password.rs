@@ -77,18 +77,20 @@ impl HashPool {
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads.max(1) {
             let queue = queue.clone();
-            let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
-                loop {
-                    let job = match queue.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(poisoned) => poisoned.into_inner().recv(),
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
-                }
-            });
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a hashing thread");
             }
@@ -118,7 +120,10 @@ mod tests {
     #[tokio::test]
     async fn pool_runs_jobs_concurrently_and_returns_results() {
         let pool = HashPool::new(2);
-        let (a, b) = tokio::join!(pool.run(|| verify_password("x", "bad")), pool.run(|| 40 + 2));
+        let (a, b) = tokio::join!(
+            pool.run(|| verify_password("x", "bad")),
+            pool.run(|| 40 + 2)
+        );
         assert_eq!((a, b), (Some(false), Some(42)));
     }
 

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn token_keys_are_sha256_hex() {
         // echo -n abc | sha256sum
-        assert_eq!(token_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            token_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

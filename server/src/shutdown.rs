@@ -1,30 +1,57 @@
 //! Turning SIGINT and SIGTERM into a [`CancellationToken`] the server watches.
+//!
+//! Handlers are installed by [`Signals::install`], before the server announces it is
+//! listening: a signal that arrives at any time after that is remembered and starts
+//! a graceful shutdown, instead of killing the process with the default action.
 
+use std::io;
 use tokio_util::sync::CancellationToken;
 
-/// Cancels `token` on the first SIGINT or SIGTERM.
-pub async fn cancel_on_signal(token: CancellationToken) {
-    wait_for_signal().await;
-    tracing::info!("shutdown requested");
-    token.cancel();
+/// Installed SIGINT/SIGTERM handlers.
+#[derive(Debug)]
+pub struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+impl Signals {
+    /// Installs the handlers now. Must be called inside the Tokio runtime.
+    pub fn install() -> io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
+        }
     }
-}
 
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    /// Cancels `token` on the first SIGINT or SIGTERM (also one that came earlier).
+    pub async fn cancel_on_signal(mut self, token: CancellationToken) {
+        self.wait().await;
+        tracing::info!("shutdown requested");
+        token.cancel();
+    }
+
+    #[cfg(unix)]
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait(&mut self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -86,9 +86,17 @@ pub fn parse_users_file(path: &str, text: &str) -> Result<Vec<AccountSpec>, User
             });
         };
         if let Err(reason) = validate_username(username) {
-            return Err(UsersError::Syntax { path: path.to_string(), line: i + 1, reason });
+            return Err(UsersError::Syntax {
+                path: path.to_string(),
+                line: i + 1,
+                reason,
+            });
         }
-        let display = words.next().map(str::trim).filter(|d| !d.is_empty()).unwrap_or(username);
+        let display = words
+            .next()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .unwrap_or(username);
         specs.push(AccountSpec {
             username: username.to_string(),
             password: password.to_string(),
@@ -103,18 +111,29 @@ pub fn parse_users_file(path: &str, text: &str) -> Result<Vec<AccountSpec>, User
 /// or digit. Lowercase only, so `Messi` and `messi` cannot be two people.
 pub fn validate_username(name: &str) -> Result<(), String> {
     let ok_len = (1..=32).contains(&name.len());
-    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
-    let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    let ok_start = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if ok_len && ok_chars && ok_start {
         Ok(())
     } else {
-        Err("invalid username: use 1-32 characters a-z, 0-9, _ . - starting with a letter or digit".into())
+        Err(
+            "invalid username: use 1-32 characters a-z, 0-9, _ . - starting with a letter or digit"
+                .into(),
+        )
     }
 }
 
 /// Creates the accounts that don't exist yet; existing ones are left untouched.
 /// Returns how many were created.
-pub async fn ensure_accounts<S: Store>(store: &S, specs: Vec<AccountSpec>) -> Result<usize, UsersError> {
+pub async fn ensure_accounts<S: Store>(
+    store: &S,
+    specs: Vec<AccountSpec>,
+) -> Result<usize, UsersError> {
     let mut created = 0;
     for spec in specs {
         if store.user(&spec.username).await?.is_some() {
@@ -157,9 +176,13 @@ mod tests {
         assert_eq!(specs[0].display_name, "Arini Indah Nur Fuadah");
         assert_eq!(specs[0].password, "hehe");
         assert_eq!(specs[1].display_name, "ihdian");
-        let err = parse_users_file("u.txt", "ok pw\nlonely\n").unwrap_err().to_string();
+        let err = parse_users_file("u.txt", "ok pw\nlonely\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "u.txt:2: expected: username password [display name]");
-        let err = parse_users_file("u.txt", "Bad! pw\n").unwrap_err().to_string();
+        let err = parse_users_file("u.txt", "Bad! pw\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("u.txt:1: invalid username"), "{err}");
     }
 
@@ -168,7 +191,16 @@ mod tests {
         for good in ["messi", "a", "user_1.x-y", "9lives", &"a".repeat(32)] {
             assert!(validate_username(good).is_ok(), "{good}");
         }
-        for bad in ["", "Messi", "_x", ".x", "a b", "ünï", &"a".repeat(33), "a\u{0}"] {
+        for bad in [
+            "",
+            "Messi",
+            "_x",
+            ".x",
+            "a b",
+            "ünï",
+            &"a".repeat(33),
+            "a\u{0}",
+        ] {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
     }
@@ -182,6 +214,9 @@ mod tests {
         assert_eq!(users.len(), 3);
         let messi = store.user("messi").await.unwrap().unwrap();
         assert_eq!(messi.display_name, "Lionel Messi");
-        assert!(crate::password::verify_password("surabaya", &messi.password_hash));
+        assert!(crate::password::verify_password(
+            "surabaya",
+            &messi.password_hash
+        ));
     }
 }

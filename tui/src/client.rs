@@ -46,7 +46,7 @@ pub enum ClientError {
 }
 
 /// How to reach the server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Transport {
     /// Plain TCP (the course protocol as is).
     #[default]
@@ -56,7 +56,7 @@ pub enum Transport {
 }
 
 /// TLS settings of a client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// Trust only this PEM CA file instead of the system roots.
     pub ca: Option<PathBuf>,
@@ -81,6 +81,20 @@ pub struct Client<S = Stream> {
     decoder: ReplyDecoder,
 }
 
+impl Transport {
+    /// How the status bar names `addr` over this transport: `tls://` in front, and
+    /// a loud mark when the certificate is not verified.
+    pub fn label(&self, addr: &str) -> String {
+        match self {
+            Transport::Plain => addr.to_string(),
+            Transport::Tls(TlsOptions {
+                insecure: false, ..
+            }) => format!("tls://{addr}"),
+            Transport::Tls(TlsOptions { insecure: true, .. }) => format!("tls://{addr} UNVERIFIED"),
+        }
+    }
+}
+
 impl Client<Stream> {
     /// Connects over plain TCP to `addr` (`host:port`).
     pub async fn connect(addr: &str) -> Result<Self, ClientError> {
@@ -89,10 +103,12 @@ impl Client<Stream> {
 
     /// Connects to `addr` over `transport`.
     pub async fn connect_with(addr: &str, transport: &Transport) -> Result<Self, ClientError> {
-        let tcp = TcpStream::connect(addr).await.map_err(|source| ClientError::Io {
-            context: format!("connecting to {addr}"),
-            source,
-        })?;
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Io {
+                context: format!("connecting to {addr}"),
+                source,
+            })?;
         // Requests are small and answered one at a time: don't let Nagle delay them.
         let _ = tcp.set_nodelay(true);
         let stream = match transport {
@@ -103,10 +119,13 @@ impl Client<Stream> {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 let name = ServerName::try_from(host.to_string())
                     .map_err(|e| ClientError::Tls(format!("bad server name {host:?}: {e}")))?;
-                let tls = connector.connect(name, tcp).await.map_err(|source| ClientError::Io {
-                    context: format!("TLS handshake with {addr}"),
-                    source,
-                })?;
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|source| ClientError::Io {
+                        context: format!("TLS handshake with {addr}"),
+                        source,
+                    })?;
                 Stream::Tls(Box::new(tls))
             }
         };
@@ -117,7 +136,11 @@ impl Client<Stream> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Wraps an established stream.
     pub fn new(stream: S) -> Self {
-        Client { stream, buf: BytesMut::with_capacity(4096), decoder: ReplyDecoder::new() }
+        Client {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            decoder: ReplyDecoder::new(),
+        }
     }
 
     /// Sends `request` and waits for its reply.
@@ -133,7 +156,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Writes one request line without waiting for the reply (for pipelining).
     pub async fn write_line(&mut self, line: &str) -> Result<(), ClientError> {
-        let io = |source| ClientError::Io { context: "sending request".into(), source };
+        let io = |source| ClientError::Io {
+            context: "sending request".into(),
+            source,
+        };
         self.stream.write_all(line.as_bytes()).await.map_err(io)?;
         if !line.ends_with('\n') {
             self.stream.write_all(b"\r\n").await.map_err(io)?;
@@ -147,10 +173,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             if let Some(reply) = self.decoder.decode(&mut self.buf)? {
                 return Ok(reply);
             }
-            let n = self.stream.read_buf(&mut self.buf).await.map_err(|source| ClientError::Io {
-                context: "reading reply".into(),
-                source,
-            })?;
+            let n = self
+                .stream
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|source| ClientError::Io {
+                    context: "reading reply".into(),
+                    source,
+                })?;
             if n == 0 {
                 return Err(ClientError::Closed);
             }
@@ -180,17 +210,24 @@ fn tls_config(options: &TlsOptions) -> Result<ClientConfig, ClientError> {
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| ClientError::Tls(format!("reading CA file {}: {e}", path.display())))?;
+                .map_err(|e| {
+                    ClientError::Tls(format!("reading CA file {}: {e}", path.display()))
+                })?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(ClientError::Tls(format!("no CA certificate in {}", path.display())));
+                return Err(ClientError::Tls(format!(
+                    "no CA certificate in {}",
+                    path.display()
+                )));
             }
         }
         None => {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                return Err(ClientError::Tls("no system root certificates found; give --ca FILE".into()));
+                return Err(ClientError::Tls(
+                    "no system root certificates found; give --ca FILE".into(),
+                ));
             }
         }
     }
@@ -202,8 +239,12 @@ mod insecure {
     //! checked, so the handshake is well-formed, but nothing ties the key to the name.
 
     use std::sync::Arc;
-    use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use tokio_rustls::rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use tokio_rustls::rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use tokio_rustls::rustls::crypto::{
+        CryptoProvider, verify_tls12_signature, verify_tls13_signature,
+    };
     use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use tokio_rustls::rustls::{DigitallySignedStruct, Error, SignatureScheme};
 
@@ -228,7 +269,12 @@ mod insecure {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn verify_tls13_signature(
@@ -237,7 +283,12 @@ mod insecure {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -247,7 +298,11 @@ mod insecure {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -256,7 +311,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
@@ -291,7 +350,9 @@ mod tests {
             let mut got = vec![0u8; 64];
             let n = b.read(&mut got).await.unwrap();
             got.truncate(n);
-            b.write_all(b"{\"status\": \"OK\", \"message\": \"pong\"}\r\n").await.unwrap();
+            b.write_all(b"{\"status\": \"OK\", \"message\": \"pong\"}\r\n")
+                .await
+                .unwrap();
             b.write_all(b"\r\n").await.unwrap();
             got
         });
@@ -312,7 +373,11 @@ mod tests {
     fn a_ca_file_without_certificates_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("chat-ca-test-{}", std::process::id()));
         std::fs::write(&dir, "not a certificate").unwrap();
-        let err = tls_config(&TlsOptions { ca: Some(dir.clone()), insecure: false }).unwrap_err();
+        let err = tls_config(&TlsOptions {
+            ca: Some(dir.clone()),
+            insecure: false,
+        })
+        .unwrap_err();
         let _ = std::fs::remove_file(&dir);
         assert!(err.to_string().contains("no CA certificate"), "{err}");
     }

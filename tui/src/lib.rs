@@ -3,6 +3,33 @@
 //!
 //! # Layout
 //! - [`client`]: one connection, request in, reply out.
+//! - [`worker`]: the background task that owns the connection (poll, send,
+//!   reconnect); [`reconnect`]: its states and backoff.
+//! - [`app`]: the model and its update functions (no I/O); [`model`]: conversations
+//!   and messages; [`login`]: the login form; [`line_history`]: Up/Down history.
+//! - [`keys`]: key to action, table-tested; [`commands`]: what a typed line means.
+//! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
+//! - [`event`]: the main loop, generic over the backend.
+//! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
+//!   teardown for the real program; [`plain`]: the line mode.
 #![warn(clippy::unwrap_used)]
 
+pub mod app;
+pub mod cli;
 pub mod client;
+pub mod commands;
+pub mod config;
+pub mod event;
+pub mod keys;
+pub mod line_history;
+pub mod login;
+pub mod model;
+pub mod plain;
+pub mod reconnect;
+pub mod text;
+pub mod tui;
+pub mod ui;
+pub mod worker;
+
+#[cfg(test)]
+mod testkit;

@@ -2,7 +2,8 @@
 //!
 //! Unknown users cost the same argon2 work as wrong passwords, so response time does
 //! not tell which usernames exist. After repeated failures from an address or for a
-//! username, attempts are refused for a growing while without checking anything.
+//! username, each attempt waits a growing while before it is checked (see
+//! [`crate::throttle`]).
 
 use crate::context::{CmdResult, Context};
 use crate::session::{new_token, now_ms, token_key};
@@ -18,11 +19,9 @@ pub async fn apply<S: Store>(
     username: &str,
     password: &str,
 ) -> CmdResult<Response> {
-    if let Some(wait) = ctx.logins.check(ip, username, Instant::now()) {
-        let secs = wait.as_secs_f64().ceil().max(1.0);
-        return Err(Response::error(format!(
-            "too many failed logins; try again in {secs} s"
-        )));
+    if let Some(wait) = ctx.logins.delay(ip, username, Instant::now()) {
+        tracing::info!(user = %username, delay = ?wait, "login delayed after failures");
+        tokio::time::sleep(wait).await;
     }
     let user = ctx.store.user(username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());

@@ -25,7 +25,11 @@ struct State {
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
-    if a <= b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) }
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
 }
 
 impl MemoryStore {
@@ -37,7 +41,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way
         // that matters more than stopping the server would, so keep serving.
-        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -77,11 +83,18 @@ impl Store for MemoryStore {
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        self.lock().sessions.insert(session.token.clone(), session.clone());
+        self.lock()
+            .sessions
+            .insert(session.token.clone(), session.clone());
         Ok(())
     }
 
-    async fn touch_session(&self, token: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<String>> {
+    async fn touch_session(
+        &self,
+        token: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<String>> {
         let mut state = self.lock();
         let Some(session) = state.sessions.get_mut(token) else {
             return Ok(None);
@@ -114,7 +127,9 @@ impl Store for MemoryStore {
     async fn purge_sessions(&self, now_ms: i64, ttl_ms: i64) -> StoreResult<u64> {
         let mut state = self.lock();
         let before = state.sessions.len();
-        state.sessions.retain(|_, s| now_ms - s.last_seen_ms < ttl_ms);
+        state
+            .sessions
+            .retain(|_, s| now_ms - s.last_seen_ms < ttl_ms);
         Ok((before - state.sessions.len()) as u64)
     }
 
@@ -130,9 +145,17 @@ impl Store for MemoryStore {
             text: m.text,
             ts_ms: m.ts_ms,
         };
-        state.inbox.entry(stored.to.clone()).or_default().push(stored.clone());
+        state
+            .inbox
+            .entry(stored.to.clone())
+            .or_default()
+            .push(stored.clone());
         let key = pair(&stored.from, &stored.to);
-        state.conversations.entry(key).or_default().push(stored.clone());
+        state
+            .conversations
+            .entry(key)
+            .or_default()
+            .push(stored.clone());
         Ok(stored)
     }
 
@@ -140,7 +163,13 @@ impl Store for MemoryStore {
         Ok(self.lock().inbox.remove(username).unwrap_or_default())
     }
 
-    async fn history(&self, a: &str, b: &str, limit: u32, before_id: Option<i64>) -> StoreResult<Vec<StoredMessage>> {
+    async fn history(
+        &self,
+        a: &str,
+        b: &str,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> StoreResult<Vec<StoredMessage>> {
         let state = self.lock();
         let Some(all) = state.conversations.get(&pair(a, b)) else {
             return Ok(Vec::new());

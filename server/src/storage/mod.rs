@@ -8,6 +8,9 @@
 //! a clock and tests can choose any time they need.
 
 pub mod memory;
+pub mod open;
+pub mod postgres;
+pub mod sqlite;
 
 use std::future::Future;
 use thiserror::Error;
@@ -30,7 +33,7 @@ pub struct User {
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    /// The bearer token (UUID v4 text).
+    /// The key of the bearer token (`session::token_key`): the token itself is never stored.
     pub token: String,
     /// Whose session it is.
     pub username: String,
@@ -109,27 +112,56 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Removes an account and its sessions; false if there was none.
     fn remove_user(&self, username: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Replaces an account's password hash; false if there is no such account.
-    fn set_password_hash(&self, username: &str, hash: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn set_password_hash(
+        &self,
+        username: &str,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Stores a new session.
     fn create_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
     /// The username of a live session, after moving its `last_seen` to `now_ms`;
     /// `None` for an unknown or expired token.
-    fn touch_session(&self, token: &str, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    fn touch_session(
+        &self,
+        token: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
     /// Ends a session; false if it did not exist.
     fn delete_session(&self, token: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Usernames holding at least one live session, each once, sorted.
-    fn active_users(&self, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    fn active_users(
+        &self,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Removes expired sessions; returns how many.
-    fn purge_sessions(&self, now_ms: i64, ttl_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+    fn purge_sessions(
+        &self,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// Stores a message for its recipient; returns it with its id.
-    fn append_message(&self, message: NewMessage) -> impl Future<Output = StoreResult<StoredMessage>> + Send;
+    fn append_message(
+        &self,
+        message: NewMessage,
+    ) -> impl Future<Output = StoreResult<StoredMessage>> + Send;
     /// Claims every undelivered message of `username`, oldest first.
-    fn drain_inbox(&self, username: &str) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
+    fn drain_inbox(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
     /// Messages between `a` and `b` (both directions) with id below `before_id`:
     /// the newest `limit` of them, returned oldest first. Drains nothing.
-    fn history(&self, a: &str, b: &str, limit: u32, before_id: Option<i64>) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
+    fn history(
+        &self,
+        a: &str,
+        b: &str,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
 }
 
 #[cfg(test)]

@@ -51,17 +51,29 @@ fn msg(from: &str, to: &str, text: &str, ts_ms: i64) -> NewMessage {
 }
 
 fn session(token: &str, username: &str, last_seen_ms: i64) -> Session {
-    Session { token: token.into(), username: username.into(), last_seen_ms }
+    Session {
+        token: token.into(),
+        username: username.into(),
+        last_seen_ms,
+    }
 }
 
 /// Accounts round-trip with every field.
 pub async fn users_create_get_list_remove<S: Store>(s: S) {
     s.create_user(&user("messi")).await.unwrap();
     s.create_user(&user("arini")).await.unwrap();
-    assert!(matches!(s.create_user(&user("messi")).await, Err(StoreError::UserExists(n)) if n == "messi"));
+    assert!(
+        matches!(s.create_user(&user("messi")).await, Err(StoreError::UserExists(n)) if n == "messi")
+    );
     assert_eq!(s.user("messi").await.unwrap(), Some(user("messi")));
     assert_eq!(s.user("nobody").await.unwrap(), None);
-    let names: Vec<String> = s.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
     assert_eq!(names, ["arini", "messi"]);
     assert!(s.remove_user("arini").await.unwrap());
     assert!(!s.remove_user("arini").await.unwrap());
@@ -79,14 +91,38 @@ pub async fn password_hash_changes<S: Store>(s: S) {
 /// A session lives while used within the TTL, and ends at expiry or deletion.
 pub async fn sessions_live_touch_expire_delete<S: Store>(s: S) {
     s.create_user(&user("messi")).await.unwrap();
-    s.create_session(&session("t1", "messi", 1_000)).await.unwrap();
-    assert_eq!(s.touch_session("t1", 1_500, 1_000).await.unwrap().as_deref(), Some("messi"));
+    s.create_session(&session("t1", "messi", 1_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.touch_session("t1", 1_500, 1_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("messi")
+    );
     // Touched at 1500, so still live at 2400 although 1000 + ttl has passed.
-    assert_eq!(s.touch_session("t1", 2_400, 1_000).await.unwrap().as_deref(), Some("messi"));
-    assert_eq!(s.touch_session("t1", 3_400, 1_000).await.unwrap(), None, "expired");
-    assert_eq!(s.touch_session("t1", 3_401, 1_000_000).await.unwrap(), None, "expired sessions are gone");
+    assert_eq!(
+        s.touch_session("t1", 2_400, 1_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("messi")
+    );
+    assert_eq!(
+        s.touch_session("t1", 3_400, 1_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        s.touch_session("t1", 3_401, 1_000_000).await.unwrap(),
+        None,
+        "expired sessions are gone"
+    );
     assert_eq!(s.touch_session("nope", 0, 1_000).await.unwrap(), None);
-    s.create_session(&session("t2", "messi", 5_000)).await.unwrap();
+    s.create_session(&session("t2", "messi", 5_000))
+        .await
+        .unwrap();
     assert!(s.delete_session("t2").await.unwrap());
     assert!(!s.delete_session("t2").await.unwrap());
     assert_eq!(s.touch_session("t2", 5_001, 1_000).await.unwrap(), None);
@@ -97,26 +133,49 @@ pub async fn active_users_each_once_sorted<S: Store>(s: S) {
     for name in ["messi", "lineker", "henderson"] {
         s.create_user(&user(name)).await.unwrap();
     }
-    s.create_session(&session("a", "messi", 1_000)).await.unwrap();
-    s.create_session(&session("b", "messi", 1_000)).await.unwrap();
-    s.create_session(&session("c", "lineker", 1_000)).await.unwrap();
-    s.create_session(&session("d", "henderson", 0)).await.unwrap();
-    assert_eq!(s.active_users(1_500, 1_000).await.unwrap(), ["lineker", "messi"]);
+    s.create_session(&session("a", "messi", 1_000))
+        .await
+        .unwrap();
+    s.create_session(&session("b", "messi", 1_000))
+        .await
+        .unwrap();
+    s.create_session(&session("c", "lineker", 1_000))
+        .await
+        .unwrap();
+    s.create_session(&session("d", "henderson", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.active_users(1_500, 1_000).await.unwrap(),
+        ["lineker", "messi"]
+    );
     assert_eq!(s.purge_sessions(1_500, 1_000).await.unwrap(), 1);
-    assert_eq!(s.active_users(2_500, 1_000).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        s.active_users(2_500, 1_000).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 /// Messages come out once, oldest first, with increasing ids, and the text exactly.
 pub async fn messages_drain_once_oldest_first_ids_increase<S: Store>(s: S) {
-    let texts = ["piye kabare?", "  inner  spacing  ", "emoji 👨‍👩‍👧 dan Indonesia"];
+    let texts = [
+        "piye kabare?",
+        "  inner  spacing  ",
+        "emoji 👨‍👩‍👧 dan Indonesia",
+    ];
     let mut ids = Vec::new();
     for (i, t) in texts.iter().enumerate() {
-        let m = s.append_message(msg("lineker", "messi", t, 100 + i as i64)).await.unwrap();
+        let m = s
+            .append_message(msg("lineker", "messi", t, 100 + i as i64))
+            .await
+            .unwrap();
         assert_eq!(m.text, *t);
         ids.push(m.id);
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    s.append_message(msg("messi", "lineker", "other way", 200)).await.unwrap();
+    s.append_message(msg("messi", "lineker", "other way", 200))
+        .await
+        .unwrap();
     let got = s.drain_inbox("messi").await.unwrap();
     let got_texts: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(got_texts, texts);
@@ -134,7 +193,9 @@ pub async fn concurrent_drains_never_duplicate_or_skip<S: Store>(s: S) {
         let s = s.clone();
         tokio::spawn(async move {
             for i in 0..N {
-                s.append_message(msg("lineker", "messi", &format!("m{i}"), i as i64)).await.unwrap();
+                s.append_message(msg("lineker", "messi", &format!("m{i}"), i as i64))
+                    .await
+                    .unwrap();
             }
         })
     };
@@ -164,23 +225,69 @@ pub async fn concurrent_drains_never_duplicate_or_skip<S: Store>(s: S) {
 pub async fn history_pages_both_directions_without_draining<S: Store>(s: S) {
     let mut ids = Vec::new();
     for i in 0..10 {
-        let (from, to) = if i % 2 == 0 { ("messi", "lineker") } else { ("lineker", "messi") };
-        ids.push(s.append_message(msg(from, to, &format!("h{i}"), i)).await.unwrap().id);
+        let (from, to) = if i % 2 == 0 {
+            ("messi", "lineker")
+        } else {
+            ("lineker", "messi")
+        };
+        ids.push(
+            s.append_message(msg(from, to, &format!("h{i}"), i))
+                .await
+                .unwrap()
+                .id,
+        );
     }
-    s.append_message(msg("messi", "henderson", "elsewhere", 99)).await.unwrap();
+    s.append_message(msg("messi", "henderson", "elsewhere", 99))
+        .await
+        .unwrap();
     let texts = |v: Vec<StoredMessage>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
-    assert_eq!(texts(s.history("messi", "lineker", 3, None).await.unwrap()), ["h7", "h8", "h9"]);
-    assert_eq!(texts(s.history("lineker", "messi", 3, Some(ids[7])).await.unwrap()), ["h4", "h5", "h6"]);
-    assert_eq!(texts(s.history("messi", "lineker", 50, Some(ids[2])).await.unwrap()), ["h0", "h1"]);
-    assert!(s.history("messi", "nobody", 50, None).await.unwrap().is_empty());
-    assert_eq!(s.drain_inbox("messi").await.unwrap().len(), 5, "history drained nothing");
-    assert_eq!(s.history("messi", "lineker", 500, None).await.unwrap().len(), 10, "draining keeps history");
+    assert_eq!(
+        texts(s.history("messi", "lineker", 3, None).await.unwrap()),
+        ["h7", "h8", "h9"]
+    );
+    assert_eq!(
+        texts(
+            s.history("lineker", "messi", 3, Some(ids[7]))
+                .await
+                .unwrap()
+        ),
+        ["h4", "h5", "h6"]
+    );
+    assert_eq!(
+        texts(
+            s.history("messi", "lineker", 50, Some(ids[2]))
+                .await
+                .unwrap()
+        ),
+        ["h0", "h1"]
+    );
+    assert!(
+        s.history("messi", "nobody", 50, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.drain_inbox("messi").await.unwrap().len(),
+        5,
+        "history drained nothing"
+    );
+    assert_eq!(
+        s.history("messi", "lineker", 500, None)
+            .await
+            .unwrap()
+            .len(),
+        10,
+        "draining keeps history"
+    );
 }
 
 /// Removing an account logs it out everywhere.
 pub async fn removing_a_user_ends_their_sessions<S: Store>(s: S) {
     s.create_user(&user("messi")).await.unwrap();
-    s.create_session(&session("t", "messi", 1_000)).await.unwrap();
+    s.create_session(&session("t", "messi", 1_000))
+        .await
+        .unwrap();
     assert!(s.remove_user("messi").await.unwrap());
     assert_eq!(s.touch_session("t", 1_001, 10_000).await.unwrap(), None);
     assert!(s.active_users(1_001, 10_000).await.unwrap().is_empty());

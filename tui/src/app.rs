@@ -1,0 +1,741 @@
+//! The model and its update functions: no I/O, no clock reads.
+//!
+//! Every input (a key, a mouse event, a worker update, a tick) goes through one of
+//! the `on_*` methods, which change the model and return [`Effect`]s for the caller
+//! to carry out (send a job to the worker, ring the bell, quit). Time comes in as a
+//! [`Now`], so tests are deterministic.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chat_protocol::InboxGroup;
+use ratatui::crossterm::event::{Event, KeyEvent, MouseEvent, MouseEventKind};
+use time::{OffsetDateTime, UtcOffset};
+use tui_input::backend::crossterm::to_input_request;
+use tui_input::{Input, InputRequest};
+
+use crate::commands::{self, Command};
+use crate::config::Theme;
+use crate::keys::{self, Action, KeyContext, Screen};
+use crate::line_history::LineHistory;
+use crate::login::LoginForm;
+use crate::model::{ChatMessage, Conversation, Delivery, parse_ts};
+use crate::reconnect::LinkState;
+use crate::worker::{Job, Update};
+
+/// The time, both kinds.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// For durations.
+    pub mono: Instant,
+    /// For message times.
+    pub wall: OffsetDateTime,
+}
+
+impl Now {
+    /// The current time.
+    pub fn current() -> Self {
+        Now {
+            mono: Instant::now(),
+            wall: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
+/// Something for the caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Hand a job to the worker.
+    Job(Job),
+    /// Ring the terminal bell.
+    Bell,
+    /// Capture (true) or release the mouse.
+    MouseCapture(bool),
+    /// Clear and redraw the whole screen.
+    Redraw,
+    /// Leave the program.
+    Quit,
+}
+
+/// What the centre shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// Every message of the session.
+    All,
+    /// The conversation with one person.
+    Peer(String),
+}
+
+/// A one-line message for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The text.
+    pub text: String,
+    /// Shown in the error colour.
+    pub error: bool,
+}
+
+/// Fixed facts about the session's display.
+#[derive(Debug, Clone)]
+pub struct Display {
+    /// Server address, for the status bar.
+    pub addr: String,
+    /// Colours.
+    pub theme: Theme,
+    /// Ring the bell.
+    pub bell: bool,
+    /// Offset used to show message times.
+    pub offset: UtcOffset,
+}
+
+/// The whole client state.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Display settings.
+    pub display: Display,
+    /// The login form, while it is up.
+    pub login: Option<LoginForm>,
+    /// Our username once logged in (or while logging in with given credentials).
+    pub me: Option<String>,
+    /// Our display name.
+    pub my_name: Option<String>,
+    /// The connection.
+    pub link: LinkState,
+    /// When the last poll succeeded.
+    pub last_poll: Option<Instant>,
+    /// Whole seconds since then, as shown.
+    pub poll_age: Option<u64>,
+    /// Conversations by peer username.
+    pub conversations: BTreeMap<String, Conversation>,
+    /// Who is on (without us), from `user_aktif`.
+    pub online: Vec<String>,
+    /// Whether the server answers `user_aktif`.
+    pub users_supported: bool,
+    /// Whether the server answers `history`.
+    pub history_supported: bool,
+    /// What the centre shows.
+    pub view: View,
+    /// Lines scrolled up in the "all" view.
+    pub all_scroll: usize,
+    /// The command box.
+    pub input: Input,
+    /// Its history.
+    pub history: LineHistory,
+    /// The status line's message.
+    pub notice: Option<Notice>,
+    /// Help overlay up.
+    pub help: bool,
+    /// Lines the help overlay is scrolled.
+    pub help_scroll: usize,
+    /// Mouse captured (wheel scrolls) or released (text can be selected).
+    pub mouse_captured: bool,
+    /// Quit requested; waiting for the worker to log out.
+    pub quitting: bool,
+    /// Rows of the conversation area at the last draw (for paging).
+    pub page_rows: usize,
+    next_seq: u64,
+    next_local_id: u64,
+}
+
+const WHEEL_LINES: usize = 3;
+
+impl App {
+    /// A new client. With `login` the login form is up; otherwise `me` is logging in.
+    pub fn new(display: Display, me: Option<String>, login: Option<LoginForm>) -> Self {
+        App {
+            display,
+            login,
+            me,
+            my_name: None,
+            link: LinkState::Connecting,
+            last_poll: None,
+            poll_age: None,
+            conversations: BTreeMap::new(),
+            online: Vec::new(),
+            users_supported: true,
+            history_supported: true,
+            view: View::All,
+            all_scroll: 0,
+            input: Input::default(),
+            history: LineHistory::default(),
+            notice: None,
+            help: false,
+            help_scroll: 0,
+            mouse_captured: true,
+            quitting: false,
+            page_rows: 10,
+            next_seq: 0,
+            next_local_id: 0,
+        }
+    }
+
+    /// The screen that has the keyboard.
+    pub fn screen(&self) -> Screen {
+        if self.login.is_some() {
+            Screen::Login
+        } else if self.help {
+            Screen::Help
+        } else {
+            Screen::Chat
+        }
+    }
+
+    /// The entries of the left column: `None` for "all", then people by name.
+    pub fn entries(&self) -> Vec<Option<String>> {
+        let mut names: Vec<&String> = self
+            .conversations
+            .keys()
+            .chain(self.online.iter())
+            .collect();
+        names.sort();
+        names.dedup();
+        std::iter::once(None)
+            .chain(names.into_iter().map(|n| Some(n.clone())))
+            .collect()
+    }
+
+    /// Whether `update` would leave the screen as it is (a routine poll with no news),
+    /// so the loop can skip the redraw.
+    pub fn is_quiet(&self, update: &Update) -> bool {
+        match update {
+            Update::Inbox {
+                groups,
+                asked: false,
+            } => groups.iter().all(|g| g.messages.is_empty()) && self.poll_age == Some(0),
+            Update::Users {
+                users,
+                asked: false,
+            } => {
+                let me = self.me.as_deref().unwrap_or_default();
+                users.iter().filter(|u| *u != me).eq(self.online.iter())
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `user` holds a session (as far as we know).
+    pub fn is_online(&self, user: &str) -> bool {
+        self.online.iter().any(|u| u == user)
+    }
+
+    /// Every known username, for completion.
+    fn known_users(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .flatten()
+            .chain(self.me.clone())
+            .collect()
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    fn notice(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+        });
+    }
+
+    // ----- keys and mouse -------------------------------------------------------
+
+    /// A key was pressed.
+    pub fn on_key(&mut self, key: KeyEvent, now: Now) -> Vec<Effect> {
+        let ctx = KeyContext {
+            screen: self.screen(),
+            input_empty: self.input.value().is_empty(),
+        };
+        let action = keys::action(key, ctx);
+        if let Some(form) = self.login.as_mut() {
+            return match action {
+                Action::Quit => self.quit(),
+                Action::Redraw => vec![Effect::Redraw],
+                Action::Submit => match form.submit() {
+                    Some(creds) => {
+                        self.me = Some(creds.username.clone());
+                        vec![Effect::Job(Job::Login(creds))]
+                    }
+                    None => vec![],
+                },
+                Action::HistoryNext | Action::HistoryPrev => {
+                    form.switch();
+                    vec![]
+                }
+                _ => {
+                    form.edit(key);
+                    vec![]
+                }
+            };
+        }
+        self.on_action(action, key, now)
+    }
+
+    fn on_action(&mut self, action: Action, key: KeyEvent, now: Now) -> Vec<Effect> {
+        match action {
+            Action::Quit => return self.quit(),
+            Action::NextConversation => return self.cycle(1),
+            Action::PrevConversation => return self.cycle(-1),
+            Action::NextUnread => return self.next_unread(),
+            Action::PageUp if self.help => self.help_scroll = self.help_scroll.saturating_sub(1),
+            Action::PageDown if self.help => self.help_scroll = (self.help_scroll + 1).min(100),
+            Action::PageUp => self.scroll_up(self.page_rows.saturating_sub(1).max(1)),
+            Action::PageDown => self.scroll_down(self.page_rows.saturating_sub(1).max(1)),
+            Action::ScrollBottom => *self.scroll_mut() = 0,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Action::Escape if self.help => self.help = false,
+            Action::Escape => {
+                self.input.reset();
+                self.notice = None;
+            }
+            Action::ToggleMouse => {
+                self.mouse_captured = !self.mouse_captured;
+                let state = if self.mouse_captured {
+                    "captured: wheel scrolls"
+                } else {
+                    "released: select text; F2 captures"
+                };
+                self.notice(format!("mouse {state}"), false);
+                return vec![Effect::MouseCapture(self.mouse_captured)];
+            }
+            Action::Redraw => return vec![Effect::Redraw],
+            Action::Submit => return self.submit(now),
+            Action::HistoryPrev => {
+                if let Some(line) = self.history.older(self.input.value()).map(str::to_string) {
+                    self.input = Input::new(line);
+                }
+            }
+            Action::HistoryNext => {
+                if let Some(line) = self.history.newer().map(str::to_string) {
+                    self.input = Input::new(line);
+                }
+            }
+            Action::Complete => self.complete(),
+            Action::Edit => {
+                if let Some(req) = to_input_request(&Event::Key(key)) {
+                    self.input.handle(req);
+                }
+            }
+            Action::Ignore => {}
+        }
+        vec![]
+    }
+
+    /// Text pasted into the terminal goes into the focused field, without newlines.
+    pub fn on_paste(&mut self, text: &str) {
+        let clean = text.replace(['\r', '\n'], " ");
+        for c in clean.chars().filter(|c| !c.is_control()) {
+            match self.login.as_mut() {
+                Some(form) => {
+                    form.edit(KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c)))
+                }
+                None => {
+                    self.input.handle(InputRequest::InsertChar(c));
+                }
+            }
+        }
+    }
+
+    /// A mouse event (only arrives while captured).
+    pub fn on_mouse(&mut self, mouse: MouseEvent) {
+        if self.login.is_some() || self.help {
+            return;
+        }
+        match mouse.kind {
+            MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+            MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
+            _ => {}
+        }
+    }
+
+    fn scroll_mut(&mut self) -> &mut usize {
+        match &self.view {
+            View::All => &mut self.all_scroll,
+            View::Peer(p) => &mut self.conversations.entry(p.clone()).or_default().scroll,
+        }
+    }
+
+    fn scroll_up(&mut self, lines: usize) {
+        let s = self.scroll_mut();
+        *s = s.saturating_add(lines);
+    }
+
+    fn scroll_down(&mut self, lines: usize) {
+        let s = self.scroll_mut();
+        *s = s.saturating_sub(lines);
+    }
+
+    /// The renderer found the conversation shorter than the scroll: keep them in step.
+    pub fn clamp_scroll(&mut self, max: usize) {
+        let s = self.scroll_mut();
+        *s = (*s).min(max);
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        if self.quitting {
+            // Second Ctrl-C: don't wait for the logout.
+            return vec![Effect::Quit];
+        }
+        self.quitting = true;
+        self.notice("logging out…", false);
+        vec![Effect::Job(Job::Logout)]
+    }
+
+    // ----- selection --------------------------------------------------------------
+
+    /// Shows `view`, marking what it shows as read; may ask for history.
+    pub fn select(&mut self, view: View) -> Vec<Effect> {
+        if let View::Peer(old) = &self.view
+            && let Some(c) = self.conversations.get_mut(old)
+        {
+            c.leave();
+        }
+        self.view = view.clone();
+        let View::Peer(peer) = view else {
+            return vec![];
+        };
+        let ask = self.history_supported && self.link == LinkState::Connected;
+        let c = self.conversations.entry(peer.clone()).or_default();
+        c.open();
+        if ask && !c.history_requested {
+            c.history_requested = true;
+            return vec![Effect::Job(Job::History { peer })];
+        }
+        vec![]
+    }
+
+    fn cycle(&mut self, step: isize) -> Vec<Effect> {
+        let entries = self.entries();
+        let current = match &self.view {
+            View::All => None,
+            View::Peer(p) => Some(p.clone()),
+        };
+        let at = entries.iter().position(|e| *e == current).unwrap_or(0);
+        let n = entries.len() as isize;
+        let next = (at as isize + step).rem_euclid(n) as usize;
+        let view = match entries.get(next).cloned().flatten() {
+            Some(p) => View::Peer(p),
+            None => View::All,
+        };
+        self.select(view)
+    }
+
+    fn next_unread(&mut self) -> Vec<Effect> {
+        let entries: Vec<String> = self.entries().into_iter().flatten().collect();
+        let at = match &self.view {
+            View::Peer(p) => entries.iter().position(|e| e == p).map_or(0, |i| i + 1),
+            View::All => 0,
+        };
+        let n = entries.len();
+        let found = (0..n)
+            .map(|k| &entries[(at + k) % n])
+            .find(|p| self.conversations.get(*p).is_some_and(|c| c.unread > 0))
+            .cloned();
+        match found {
+            Some(p) => self.select(View::Peer(p)),
+            None => {
+                self.notice("no unread messages", false);
+                vec![]
+            }
+        }
+    }
+
+    // ----- the command box --------------------------------------------------------
+
+    fn submit(&mut self, now: Now) -> Vec<Effect> {
+        let line = self.input.value().to_string();
+        let command = match commands::parse(&line) {
+            Ok(c) => c,
+            Err(commands::CommandError::Empty) => return vec![],
+            Err(e) => {
+                self.notice(e.to_string(), true);
+                return vec![];
+            }
+        };
+        self.history.push(&line);
+        self.input.reset();
+        match command {
+            Command::Say(text) => match self.view.clone() {
+                View::Peer(to) => self.send(to, text, now),
+                View::All => {
+                    self.notice("select a person (Tab) or use /msg USER TEXT", true);
+                    self.input = Input::new(line);
+                    vec![]
+                }
+            },
+            Command::Msg { to, text } => self.send(to, text, now),
+            Command::Open(user) => self.select(View::Peer(user)),
+            Command::Inbox => vec![Effect::Job(Job::PollNow)],
+            Command::Users => vec![Effect::Job(Job::Users)],
+            Command::Help => {
+                self.help = true;
+                vec![]
+            }
+            Command::Quit => self.quit(),
+        }
+    }
+
+    /// Echoes the message at once (pending) and hands it to the worker.
+    fn send(&mut self, to: String, text: String, now: Now) -> Vec<Effect> {
+        self.next_local_id += 1;
+        let local_id = self.next_local_id;
+        let seq = self.seq();
+        let msg = ChatMessage {
+            id: None,
+            local_id: Some(local_id),
+            seq,
+            at: now.wall,
+            from: self.me.clone().unwrap_or_default(),
+            to: to.clone(),
+            text: text.clone(),
+            delivery: Delivery::Pending,
+        };
+        let conv = self.conversations.entry(to.clone()).or_default();
+        conv.messages.push(msg);
+        conv.scroll = 0;
+        self.all_scroll = 0;
+        vec![Effect::Job(Job::Send { local_id, to, text })]
+    }
+
+    /// Tab with text in the box: complete the username before the cursor.
+    fn complete(&mut self) {
+        let value = self.input.value().to_string();
+        let cursor_byte = value
+            .char_indices()
+            .nth(self.input.cursor())
+            .map_or(value.len(), |(i, _)| i);
+        let before = &value[..cursor_byte];
+        let word_start = before.rfind(' ').map_or(0, |i| i + 1);
+        let prefix = &before[word_start..];
+        if prefix.is_empty() {
+            return;
+        }
+        let mut matches: Vec<String> = self
+            .known_users()
+            .into_iter()
+            .filter(|u| u.starts_with(prefix))
+            .collect();
+        matches.sort();
+        matches.dedup();
+        let completion = match matches.as_slice() {
+            [] => {
+                self.notice(format!("no user starts with {prefix}"), false);
+                return;
+            }
+            [one] => format!("{one} "),
+            many => {
+                self.notice(format!("matches: {}", many.join(", ")), false);
+                common_prefix(many)
+            }
+        };
+        let new_value = format!(
+            "{}{}{}",
+            &value[..word_start],
+            completion,
+            &value[cursor_byte..]
+        );
+        let cursor = value[..word_start].chars().count() + completion.chars().count();
+        self.input = Input::new(new_value).with_cursor(cursor);
+    }
+
+    // ----- worker updates ---------------------------------------------------------
+
+    /// The worker reported something.
+    pub fn on_update(&mut self, update: Update, now: Now) -> Vec<Effect> {
+        match update {
+            Update::Link(state) => {
+                if let LinkState::Error(reason) = &state {
+                    self.notice(reason.clone(), true);
+                }
+                if state == LinkState::Connected && self.link != LinkState::Connected {
+                    self.notice = self.notice.take().filter(|n| !n.error);
+                }
+                self.link = state;
+            }
+            Update::LoggedIn {
+                username,
+                display_name,
+            } => {
+                self.me = Some(username);
+                self.my_name = display_name;
+                self.login = None;
+                if let View::Peer(p) = self.view.clone() {
+                    // Reopened after a reconnect or a late login: load it now.
+                    return self.select(View::Peer(p));
+                }
+            }
+            Update::LoginRejected(reason) => {
+                let form = self
+                    .login
+                    .get_or_insert_with(|| LoginForm::new(self.me.as_deref()));
+                form.rejected(reason);
+            }
+            Update::Inbox { groups, asked } => {
+                self.last_poll = Some(now.mono);
+                self.poll_age = Some(0);
+                return self.receive(groups, asked, now);
+            }
+            Update::Users { users, asked } => {
+                let me = self.me.clone().unwrap_or_default();
+                self.online = users.into_iter().filter(|u| *u != me).collect();
+                if asked {
+                    let list = if self.online.is_empty() {
+                        "nobody else".into()
+                    } else {
+                        self.online.join(", ")
+                    };
+                    self.notice(format!("on: {list}"), false);
+                }
+            }
+            Update::UsersUnsupported(reason) => {
+                self.users_supported = false;
+                self.online.clear();
+                self.notice(
+                    format!("no user list from this server ({reason}); showing conversations"),
+                    false,
+                );
+            }
+            Update::Sent { local_id, id, ts } => self.sent(local_id, id, ts.as_deref()),
+            Update::SendFailed { local_id, reason } => {
+                for c in self.conversations.values_mut() {
+                    for m in c
+                        .messages
+                        .iter_mut()
+                        .filter(|m| m.local_id == Some(local_id))
+                    {
+                        m.delivery = Delivery::Failed(reason.clone());
+                    }
+                }
+                self.notice(format!("not sent: {reason}"), true);
+            }
+            Update::History { peer, entries } => {
+                let me = self.me.clone().unwrap_or_default();
+                let mut seq = self.next_seq;
+                self.conversations.entry(peer).or_default().merge_history(
+                    entries,
+                    &me,
+                    || {
+                        seq += 1;
+                        seq
+                    },
+                    now.wall,
+                );
+                self.next_seq = seq;
+            }
+            Update::HistoryUnsupported(reason) => {
+                self.history_supported = false;
+                tracing::info!(%reason, "server has no history");
+            }
+            Update::Error(text) => self.notice(text, true),
+            Update::Stopped => return vec![Effect::Quit],
+        }
+        vec![]
+    }
+
+    fn sent(&mut self, local_id: u64, id: Option<i64>, ts: Option<&str>) {
+        for c in self.conversations.values_mut() {
+            for m in c
+                .messages
+                .iter_mut()
+                .filter(|m| m.local_id == Some(local_id))
+            {
+                m.id = id;
+                m.at = parse_ts(ts, m.at);
+                m.delivery = Delivery::Sent;
+            }
+        }
+    }
+
+    fn receive(&mut self, groups: Vec<InboxGroup>, asked: bool, now: Now) -> Vec<Effect> {
+        let me = self.me.clone().unwrap_or_default();
+        let mut hidden_news = false;
+        let mut count = 0;
+        for group in groups {
+            let visible = match &self.view {
+                View::All => true,
+                View::Peer(p) => *p == group.sender,
+            } && !self.help;
+            for m in group.messages {
+                let seq = self.seq();
+                let msg = ChatMessage {
+                    id: m.id,
+                    local_id: None,
+                    seq,
+                    at: parse_ts(m.ts.as_deref(), now.wall),
+                    from: group.sender.clone(),
+                    to: me.clone(),
+                    text: m.msg.trim().to_string(),
+                    delivery: Delivery::Received,
+                };
+                let conv = self.conversations.entry(group.sender.clone()).or_default();
+                if conv.receive(msg, visible) {
+                    count += 1;
+                    hidden_news |= !visible;
+                }
+            }
+        }
+        if asked {
+            self.notice(format!("inbox: {count} new"), false);
+        }
+        if hidden_news && self.display.bell {
+            vec![Effect::Bell]
+        } else {
+            vec![]
+        }
+    }
+
+    /// A second passed: updates the shown poll age; true when it changed.
+    pub fn on_tick(&mut self, now: Now) -> bool {
+        let age = self
+            .last_poll
+            .map(|t| now.mono.saturating_duration_since(t).as_secs());
+        let changed = age != self.poll_age;
+        self.poll_age = age;
+        changed
+    }
+
+    /// Messages of the current view, oldest first, with the peer of each.
+    pub fn visible_messages(&self) -> Vec<&ChatMessage> {
+        match &self.view {
+            View::Peer(p) => self
+                .conversations
+                .get(p)
+                .map(|c| c.messages.iter().collect())
+                .unwrap_or_default(),
+            View::All => {
+                let mut all: Vec<&ChatMessage> = self
+                    .conversations
+                    .values()
+                    .flat_map(|c| c.messages.iter())
+                    .collect();
+                all.sort_by_key(|m| (m.at, m.seq));
+                all
+            }
+        }
+    }
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let Some(first) = words.first() else {
+        return String::new();
+    };
+    let mut end = first.len();
+    for w in &words[1..] {
+        end = first
+            .char_indices()
+            .zip(w.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(end);
+    }
+    first[..end].to_string()
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,0 +1,279 @@
+//! Render tests: the app drawn on a `TestBackend`, compared with snapshots in
+//! `src/snapshots/` (`cargo insta review` after an intended change).
+
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+
+use crate::app::{App, View};
+use crate::event::draw;
+use crate::reconnect::LinkState;
+use crate::testkit::*;
+use crate::worker::Update;
+
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    draw(&mut terminal, app).expect("draw");
+    terminal
+}
+
+/// A session with two people, unread messages, a ruler, and our own messages.
+fn busy_session() -> App {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["henderson".into(), "lineker".into(), "messi".into()],
+            asked: false,
+        },
+        now(),
+    );
+    app.select(View::Peer("henderson".into()));
+    app.on_update(
+        inbox(
+            "henderson",
+            vec![msg("Jordan Henderson", "halo, sudah makan?", 1, 1)],
+        ),
+        now(),
+    );
+    type_text(&mut app, "sudah, kamu?");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 1,
+            id: Some(2),
+            ts: Some("2026-11-22T02:02:00Z".into()),
+        },
+        now(),
+    );
+    app.select(View::Peer("lineker".into()));
+    app.on_update(
+        inbox(
+            "henderson",
+            vec![
+                msg(
+                    "Jordan Henderson",
+                    "aku juga sudah. nanti malam nonton bola bareng di tempat biasa?",
+                    3,
+                    3,
+                ),
+                msg("Jordan Henderson", "jangan lupa bawa kacang", 4, 4),
+            ],
+        ),
+        now(),
+    );
+    app.on_update(
+        inbox("lineker", vec![msg("Gary Lineker", "piye kabare?", 5, 5)]),
+        now(),
+    );
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg nobody hello");
+    enter(&mut app);
+    app.on_update(
+        Update::SendFailed {
+            local_id: 2,
+            reason: "unknown recipient".into(),
+        },
+        now(),
+    );
+    type_text(&mut app, "siap, jam");
+    app
+}
+
+#[test]
+fn conversation_80x24() {
+    let mut app = busy_session();
+    insta::assert_snapshot!(render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn conversation_40x12() {
+    let mut app = busy_session();
+    insta::assert_snapshot!(render(&mut app, 40, 12).backend());
+}
+
+#[test]
+fn all_view_80x24() {
+    let mut app = busy_session();
+    app.select(View::All);
+    app.input.reset();
+    insta::assert_snapshot!(render(&mut app, 80, 24).backend());
+}
+
+/// Wide text: CJK, an emoji ZWJ sequence, a VS16 heart, in messages and input.
+fn wide_session() -> App {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    app.on_update(
+        inbox(
+            "lineker",
+            vec![
+                msg(
+                    "Gary Lineker",
+                    "漢字とかなの混ざった長いメッセージが折り返されても枠は崩れない",
+                    1,
+                    1,
+                ),
+                msg(
+                    "Gary Lineker",
+                    "family 👨‍👩‍👧 heart ❤️ flag 🇮🇩 ok 🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂",
+                    2,
+                    2,
+                ),
+            ],
+        ),
+        now(),
+    );
+    type_text(&mut app, "返事👨‍👩‍👧❤️ok");
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Left), now());
+    app
+}
+
+#[test]
+fn wide_chars_80x24() {
+    let mut app = wide_session();
+    let mut terminal = render(&mut app, 80, 24);
+    // Cursor before "ok": │ + 返事 (4) + 👨👩👧 (6) + ❤ (1) = column 1 + 11 in the box.
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    let area = terminal.backend().buffer().area;
+    assert_eq!((cursor.x, cursor.y), (12, area.height - 3));
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn wide_chars_40x12() {
+    let mut app = wide_session();
+    let terminal = render(&mut app, 40, 12);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn wide_chars_never_overflow_a_row_at_any_width() {
+    for width in 20..=60 {
+        let mut app = wide_session();
+        let terminal = render(&mut app, width, 12);
+        let buffer = terminal.backend().buffer();
+        for y in 0..buffer.area.height {
+            let row: usize = (0..width)
+                .map(|x| buffer[(x, y)].symbol().chars().count().min(1))
+                .sum();
+            assert!(row <= width as usize, "row {y} at width {width}");
+            // The right border stays in the last column of the conversation rows.
+            if (1..7).contains(&y) {
+                assert_eq!(
+                    buffer[(width - 1, y)].symbol(),
+                    "│",
+                    "row {y} at width {width}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::F(1)), now());
+    insta::assert_snapshot!(render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn help_overlay_40x12_scrolls() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::F(1)), now());
+    for _ in 0..4 {
+        app.on_key(key(KeyCode::Down), now());
+    }
+    insta::assert_snapshot!(render(&mut app, 40, 12).backend());
+}
+
+#[test]
+fn login_80x24() {
+    let mut app = at_login(Some("messi"));
+    type_text(&mut app, "secret");
+    app.on_update(
+        Update::LoginRejected("invalid username or password".into()),
+        now(),
+    );
+    type_text(&mut app, "sura");
+    let mut terminal = render(&mut app, 80, 24);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    insta::assert_snapshot!(terminal.backend());
+    assert!(
+        !format!("{:?}", terminal.backend().buffer()).contains("sura"),
+        "password is hidden"
+    );
+    assert_eq!(cursor.y, 11, "on the password row");
+}
+
+#[test]
+fn login_40x12() {
+    let mut app = at_login(None);
+    type_text(&mut app, "lineker");
+    insta::assert_snapshot!(render(&mut app, 40, 12).backend());
+}
+
+#[test]
+fn reconnecting_status_80x24() {
+    let mut app = busy_session();
+    app.on_update(inbox("lineker", vec![]), now());
+    app.on_tick(later(7));
+    app.on_update(
+        Update::Link(LinkState::Reconnecting {
+            attempt: 3,
+            delay: Duration::from_secs(1),
+            reason: "connection closed by server".into(),
+        }),
+        now(),
+    );
+    app.on_key(key(KeyCode::F(2)), now());
+    insta::assert_snapshot!(render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn scrollback_shows_older_lines() {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    let many = (1..=30)
+        .map(|i| msg("G", &format!("line {i}"), i, (i % 60) as u8))
+        .collect();
+    app.on_update(inbox("lineker", many), now());
+    let text = |t: &Terminal<TestBackend>| format!("{:?}", t.backend().buffer());
+    let terminal = render(&mut app, 60, 16);
+    assert!(text(&terminal).contains("line 30") && !text(&terminal).contains("line 20\""));
+    app.on_key(key(KeyCode::PageUp), now());
+    let terminal = render(&mut app, 60, 16);
+    assert!(!text(&terminal).contains("line 30"), "scrolled up a page");
+    assert!(text(&terminal).contains("line 20"));
+    for _ in 0..10 {
+        app.on_key(key(KeyCode::PageUp), now());
+    }
+    let terminal = render(&mut app, 60, 16);
+    assert!(text(&terminal).contains("line 1 "), "top reached");
+    app.on_key(key(KeyCode::PageDown), now());
+    let terminal = render(&mut app, 60, 16);
+    assert!(
+        !text(&terminal).contains("line 1 "),
+        "clamped at the top, so one PageDown moves"
+    );
+}
+
+#[test]
+fn long_people_list_keeps_the_selection_in_sight() {
+    let mut app = logged_in();
+    let users: Vec<String> = (0..20).map(|i| format!("user{i:02}")).collect();
+    app.on_update(
+        Update::Users {
+            users,
+            asked: false,
+        },
+        now(),
+    );
+    app.select(View::Peer("user17".into()));
+    let terminal = render(&mut app, 40, 12);
+    let screen = format!("{:?}", terminal.backend().buffer());
+    assert!(screen.contains("›●user17"), "{screen}");
+    assert!(!screen.contains("user00"), "scrolled past the top");
+}

@@ -1,0 +1,527 @@
+//! The background task that owns the connection.
+//!
+//! The UI sends it [`Job`]s and receives [`Update`]s; it never awaits the socket
+//! itself. The task logs in, polls `inbox` and `user_aktif` every poll interval,
+//! sends messages, loads `history`, and on any I/O error or timeout reconnects with
+//! backoff and logs in again with the remembered credentials.
+//!
+//! Servers differ: the course's Python server has no `user_aktif`/`history` and
+//! answers `ERROR` for them; the worker then stops asking and tells the UI once.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chat_protocol::{Dialect, HistoryEntry, InboxGroup, Reply, Request};
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, timeout};
+
+use crate::client::{Client, ClientError, Transport};
+use crate::reconnect::{Backoff, LinkState};
+
+/// Longest wait for one reply before the connection counts as lost.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the logout reply when quitting.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many messages to ask `history` for when a conversation opens.
+pub const HISTORY_LIMIT: u32 = 200;
+
+/// A username and password, kept for logging in again after a reconnect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Account name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print the password, not even into a log file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the UI asks of the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Log in (from the login view).
+    Login(Credentials),
+    /// Send a message; `local_id` comes back in the answer.
+    Send {
+        /// The UI's id of the echoed message.
+        local_id: u64,
+        /// Recipient's username.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// Poll the inbox now (the user typed `inbox`).
+    PollNow,
+    /// Ask who is on now (the user typed `user_aktif`).
+    Users,
+    /// Load the conversation with a peer.
+    History {
+        /// The peer's username.
+        peer: String,
+    },
+    /// Log out and stop.
+    Logout,
+}
+
+/// What the worker tells the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// The connection changed state.
+    Link(LinkState),
+    /// Logged in (also after each reconnect).
+    LoggedIn {
+        /// Account name.
+        username: String,
+        /// Display name, when the server says it.
+        display_name: Option<String>,
+    },
+    /// The server refused the credentials; the UI should ask again.
+    LoginRejected(String),
+    /// A poll succeeded; these messages were drained (maybe none).
+    Inbox {
+        /// The drained messages, grouped by sender.
+        groups: Vec<InboxGroup>,
+        /// Whether the user asked for this poll.
+        asked: bool,
+    },
+    /// Who is on.
+    Users {
+        /// Usernames.
+        users: Vec<String>,
+        /// Whether the user asked.
+        asked: bool,
+    },
+    /// The server has no `user_aktif`.
+    UsersUnsupported(String),
+    /// A message was stored by the server.
+    Sent {
+        /// The UI's id of the message.
+        local_id: u64,
+        /// The server's id, when it gives one.
+        id: Option<i64>,
+        /// The server's timestamp, when it gives one.
+        ts: Option<String>,
+    },
+    /// A message was refused (e.g. unknown recipient).
+    SendFailed {
+        /// The UI's id of the message.
+        local_id: u64,
+        /// The server's reason.
+        reason: String,
+    },
+    /// A conversation's stored messages.
+    History {
+        /// The peer.
+        peer: String,
+        /// Oldest first.
+        entries: Vec<HistoryEntry>,
+    },
+    /// The server has no `history`.
+    HistoryUnsupported(String),
+    /// Something the user should read.
+    Error(String),
+    /// The worker has logged out and ended.
+    Stopped,
+}
+
+/// How the worker reaches the server.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `host:port`.
+    pub addr: String,
+    /// Plain TCP or TLS.
+    pub transport: Transport,
+    /// Time between polls.
+    pub poll_interval: Duration,
+    /// Backoff between reconnect attempts.
+    pub backoff: Backoff,
+}
+
+/// A handle to the running worker: send jobs, await its end.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    /// Where jobs go.
+    pub jobs: mpsc::UnboundedSender<Job>,
+    /// The task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the worker; its updates arrive on the returned receiver.
+pub fn spawn(
+    config: WorkerConfig,
+    credentials: Option<Credentials>,
+) -> (WorkerHandle, mpsc::UnboundedReceiver<Update>) {
+    let (job_tx, job_rx) = mpsc::unbounded_channel();
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
+    let worker = Worker {
+        config,
+        jobs: job_rx,
+        updates: up_tx,
+        pending: VecDeque::new(),
+        users_supported: true,
+        history_supported: true,
+    };
+    let task = tokio::spawn(worker.run(credentials));
+    (WorkerHandle { jobs: job_tx, task }, up_rx)
+}
+
+/// Why the online loop ended.
+enum Exit {
+    /// Logged out, or the UI is gone.
+    Stop,
+    /// The connection broke: reconnect.
+    Lost(String),
+}
+
+struct Worker {
+    config: WorkerConfig,
+    jobs: mpsc::UnboundedReceiver<Job>,
+    updates: mpsc::UnboundedSender<Update>,
+    /// Jobs that arrived while offline, done first once online.
+    pending: VecDeque<Job>,
+    users_supported: bool,
+    history_supported: bool,
+}
+
+/// A logged-in connection.
+struct Session {
+    client: Client,
+    token: String,
+    username: String,
+    display_name: Option<String>,
+}
+
+impl Worker {
+    fn tell(&self, update: Update) -> bool {
+        self.updates.send(update).is_ok()
+    }
+
+    #[tracing::instrument(name = "worker", skip_all, fields(addr = %self.config.addr))]
+    async fn run(mut self, mut credentials: Option<Credentials>) {
+        if credentials.is_none() {
+            self.tell(Update::Link(LinkState::Idle));
+        }
+        loop {
+            let creds = match credentials.take() {
+                Some(c) => c,
+                None => match self.wait_for_login().await {
+                    Some(c) => c,
+                    None => break,
+                },
+            };
+            match self.connect_loop(&creds).await {
+                Ok(Some(session)) => match self.online(session).await {
+                    Exit::Stop => break,
+                    Exit::Lost(reason) => {
+                        tracing::warn!(%reason, "connection lost");
+                        let delay = self.lost(reason);
+                        credentials = Some(creds);
+                        if !self.wait_backoff(delay).await {
+                            break;
+                        }
+                    }
+                },
+                Ok(None) => continue,
+                Err(()) => break,
+            }
+        }
+        self.tell(Update::Stopped);
+    }
+
+    /// Waits for a `Login` job; `None` when asked to stop.
+    async fn wait_for_login(&mut self) -> Option<Credentials> {
+        while let Some(job) = self.jobs.recv().await {
+            match job {
+                Job::Login(c) => return Some(c),
+                Job::Logout => return None,
+                Job::Send { local_id, .. } => {
+                    self.tell(Update::SendFailed {
+                        local_id,
+                        reason: "not logged in".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Connects and logs in, retrying with backoff on I/O errors.
+    /// `Ok(None)`: credentials rejected; `Err(())`: asked to stop.
+    async fn connect_loop(&mut self, creds: &Credentials) -> Result<Option<Session>, ()> {
+        loop {
+            self.tell(Update::Link(LinkState::Connecting));
+            match self.connect(creds).await {
+                Ok(Ok(session)) => {
+                    self.config.backoff.succeed();
+                    self.tell(Update::Link(LinkState::Connected));
+                    // After `Connected`, so the UI may ask for history right away.
+                    self.tell(Update::LoggedIn {
+                        username: session.username.clone(),
+                        display_name: session.display_name.clone(),
+                    });
+                    return Ok(Some(session));
+                }
+                Ok(Err(reason)) => {
+                    tracing::info!(%reason, "login rejected");
+                    self.tell(Update::Link(LinkState::Error(format!(
+                        "login failed: {reason}"
+                    ))));
+                    self.tell(Update::LoginRejected(reason));
+                    return Ok(None);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "connect failed");
+                    let delay = self.lost(e.to_string());
+                    if !self.wait_backoff(delay).await {
+                        return Err(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt: `Ok(Err(reason))` when the server refused the login.
+    async fn connect(
+        &mut self,
+        creds: &Credentials,
+    ) -> Result<Result<Session, String>, ClientError> {
+        let addr = self.config.addr.clone();
+        let mut client = match timeout(
+            REQUEST_TIMEOUT,
+            Client::connect_with(&addr, &self.config.transport),
+        )
+        .await
+        {
+            Ok(c) => c?,
+            Err(_) => return Err(timed_out("connecting")),
+        };
+        let login = Request::Login {
+            dialect: Dialect::Course,
+            username: creds.username.clone(),
+            password: creds.password.clone(),
+        };
+        let reply = call(&mut client, &login).await?;
+        match reply.token() {
+            Some(token) if reply.is_ok() => {
+                let token = token.to_string();
+                let username = reply
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| creds.username.clone());
+                let display_name = reply.display_name.clone();
+                Ok(Ok(Session {
+                    client,
+                    token,
+                    username,
+                    display_name,
+                }))
+            }
+            _ => Ok(Err(reply
+                .message_text()
+                .unwrap_or_else(|| "login refused".into()))),
+        }
+    }
+
+    /// Tells the UI the connection is down; returns how long to wait.
+    fn lost(&mut self, reason: String) -> Duration {
+        let state = self.config.backoff.reconnecting(reason);
+        let delay = match &state {
+            LinkState::Reconnecting { delay, .. } => *delay,
+            _ => Duration::ZERO,
+        };
+        self.tell(Update::Link(state));
+        delay
+    }
+
+    /// Sleeps for `delay`, queueing jobs meanwhile; false when asked to stop.
+    async fn wait_backoff(&mut self, delay: Duration) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                job = self.jobs.recv() => match job {
+                    None | Some(Job::Logout) => return false,
+                    Some(job) => self.pending.push_back(job),
+                },
+            }
+        }
+    }
+
+    /// Polls and serves jobs until the connection breaks or the user quits.
+    async fn online(&mut self, mut session: Session) -> Exit {
+        let mut ticker = tokio::time::interval(self.config.poll_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        while let Some(job) = self.pending.pop_front() {
+            if let Some(exit) = self.job(&mut session, job).await {
+                return exit;
+            }
+        }
+        loop {
+            let step = tokio::select! {
+                _ = ticker.tick() => self.poll(&mut session, false).await,
+                job = self.jobs.recv() => match job {
+                    None => Some(Exit::Stop),
+                    Some(job) => self.job(&mut session, job).await,
+                },
+            };
+            if let Some(exit) = step {
+                return exit;
+            }
+        }
+    }
+
+    /// Serves one job; `Some` ends the online loop.
+    async fn job(&mut self, s: &mut Session, job: Job) -> Option<Exit> {
+        match job {
+            Job::Login(_) => None,
+            Job::PollNow => self.poll(s, true).await,
+            Job::Users => self.users(s, true).await,
+            Job::Logout => {
+                let req = Request::Logout {
+                    token: s.token.clone(),
+                };
+                let _ = timeout(LOGOUT_TIMEOUT, s.client.call(&req)).await;
+                Some(Exit::Stop)
+            }
+            Job::Send { local_id, to, text } => {
+                let req = Request::Send {
+                    dialect: Dialect::Course,
+                    token: s.token.clone(),
+                    to: to.clone(),
+                    message: text.clone(),
+                };
+                match call(&mut s.client, &req).await {
+                    Ok(r) if r.is_ok() => self.say(Update::Sent {
+                        local_id,
+                        id: r.id,
+                        ts: r.ts,
+                    }),
+                    Ok(r) => self.say(Update::SendFailed {
+                        local_id,
+                        reason: reason(&r),
+                    }),
+                    Err(e) => {
+                        self.pending.push_front(Job::Send { local_id, to, text });
+                        Some(Exit::Lost(e.to_string()))
+                    }
+                }
+            }
+            Job::History { peer } => self.history(s, peer).await,
+        }
+    }
+
+    fn say(&self, update: Update) -> Option<Exit> {
+        if self.tell(update) {
+            None
+        } else {
+            Some(Exit::Stop)
+        }
+    }
+
+    async fn poll(&mut self, s: &mut Session, asked: bool) -> Option<Exit> {
+        let req = Request::Inbox {
+            dialect: Dialect::Course,
+            token: s.token.clone(),
+        };
+        let update = match call(&mut s.client, &req).await {
+            Ok(r) if r.is_ok() => match r.inbox() {
+                Ok(groups) => Update::Inbox { groups, asked },
+                Err(e) => Update::Error(format!("inbox: {e}")),
+            },
+            // The inbox fails only for a bad session: log in again.
+            Ok(r) => return Some(Exit::Lost(format!("inbox refused: {}", reason(&r)))),
+            Err(e) => return Some(Exit::Lost(e.to_string())),
+        };
+        if let Some(exit) = self.say(update) {
+            return Some(exit);
+        }
+        if self.users_supported {
+            return self.users(s, asked).await;
+        }
+        None
+    }
+
+    async fn users(&mut self, s: &mut Session, asked: bool) -> Option<Exit> {
+        if !self.users_supported {
+            return self.say(Update::UsersUnsupported(
+                "the server has no user_aktif".into(),
+            ));
+        }
+        let req = Request::ActiveUsers {
+            dialect: Dialect::Course,
+            token: s.token.clone(),
+        };
+        match call(&mut s.client, &req).await {
+            Ok(r) if r.is_ok() => self.say(Update::Users {
+                users: r.active_users(),
+                asked,
+            }),
+            Ok(r) => {
+                self.users_supported = false;
+                self.say(Update::UsersUnsupported(reason(&r)))
+            }
+            Err(e) => Some(Exit::Lost(e.to_string())),
+        }
+    }
+
+    async fn history(&mut self, s: &mut Session, peer: String) -> Option<Exit> {
+        if !self.history_supported {
+            return None;
+        }
+        let req = Request::History {
+            token: s.token.clone(),
+            peer: peer.clone(),
+            limit: HISTORY_LIMIT,
+            before_id: None,
+        };
+        match call(&mut s.client, &req).await {
+            Ok(r) if r.is_ok() => match r.history() {
+                Ok(entries) => self.say(Update::History { peer, entries }),
+                Err(e) => self.say(Update::Error(format!("history: {e}"))),
+            },
+            Ok(r) => {
+                self.history_supported = false;
+                self.say(Update::HistoryUnsupported(reason(&r)))
+            }
+            Err(e) => {
+                self.pending.push_front(Job::History { peer });
+                Some(Exit::Lost(e.to_string()))
+            }
+        }
+    }
+}
+
+/// One request with the reply timeout.
+async fn call(client: &mut Client, req: &Request) -> Result<Reply, ClientError> {
+    match timeout(REQUEST_TIMEOUT, client.call(req)).await {
+        Ok(r) => r,
+        Err(_) => Err(timed_out("waiting for the reply")),
+    }
+}
+
+fn timed_out(what: &str) -> ClientError {
+    ClientError::Io {
+        context: what.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+    }
+}
+
+fn reason(r: &Reply) -> String {
+    r.message_text()
+        .unwrap_or_else(|| "refused".into())
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -24,6 +24,8 @@ pub struct Config {
     pub max_request_rate: u32,
     /// Longest message text in bytes (`--max-message`).
     pub max_message: usize,
+    /// Most undelivered messages one user may have waiting; 0 for no limit (`--max-inbox`).
+    pub max_inbox: u64,
     /// Delays after failed logins.
     pub login_backoff: LoginBackoff,
 }
@@ -40,6 +42,7 @@ impl Default for Config {
             max_connections_per_ip: 256,
             max_request_rate: 1000,
             max_message: 16 * 1024,
+            max_inbox: 10_000,
             login_backoff: LoginBackoff::default(),
         }
     }

@@ -91,6 +91,11 @@ struct Cli {
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     max_message: usize,
 
+    /// Most undelivered messages waiting for one user; more get `ERROR recipient
+    /// inbox full` and the oldest are kept (0: no limit).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_inbox: u64,
+
     /// After 5 failed logins from an address or for a username, each further attempt
     /// waits this long before it is checked, doubling with each failure (0s: no backoff).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -222,6 +227,7 @@ async fn serve<S: Store>(
         max_connections_per_ip: cli.max_connections_per_ip,
         max_request_rate: cli.max_request_rate,
         max_message: cli.max_message,
+        max_inbox: cli.max_inbox,
         login_backoff: LoginBackoff {
             base: cli.login_backoff,
             max_ip_delay: cli.login_backoff_max,

@@ -56,6 +56,38 @@ async fn message_size() {
 }
 
 #[tokio::test]
+async fn inbox_size_per_user_keeps_the_oldest_and_tells_the_sender() {
+    let server = TestServer::with_config(Config {
+        max_inbox: 3,
+        ..Config::default()
+    })
+    .await;
+    let mut messi = server.conn().await;
+    let t = messi.login_demo("messi").await;
+    for i in 0..3 {
+        assert_ok(&messi.request(&format!("send {t} lineker m{i}")).await);
+    }
+    assert_error(
+        &messi.request(&format!("send {t} lineker m3")).await,
+        "recipient inbox full",
+    );
+    // Other recipients are not affected.
+    assert_ok(&messi.request(&format!("send {t} henderson hi")).await);
+    let mut lineker = server.conn().await;
+    let t2 = lineker.login_demo("lineker").await;
+    let inbox = lineker.request(&format!("inbox {t2}")).await;
+    let texts: Vec<&str> = inbox["messages"]["messi"]
+        .as_array()
+        .expect("messages from messi")
+        .iter()
+        .filter_map(|m| m["msg"].as_str())
+        .collect();
+    assert_eq!(texts, ["m0", "m1", "m2"], "the oldest are kept");
+    // Drained, the inbox takes messages again.
+    assert_ok(&messi.request(&format!("send {t} lineker m4")).await);
+}
+
+#[tokio::test]
 async fn connections_per_source_address() {
     let server = TestServer::with_config(Config {
         max_connections_per_ip: 2,

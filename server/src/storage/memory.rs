@@ -159,6 +159,14 @@ impl Store for MemoryStore {
         Ok(stored)
     }
 
+    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
+        Ok(self
+            .lock()
+            .inbox
+            .get(username)
+            .map_or(0, |m| m.len() as u64))
+    }
+
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
         Ok(self.lock().inbox.remove(username).unwrap_or_default())
     }

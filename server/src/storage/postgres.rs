@@ -554,6 +554,19 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
+        self.timed("counting an inbox", async {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages WHERE recipient = $1 AND delivered_at_ms IS NULL",
+            )
+            .bind(username)
+            .fetch_one(&self.inner.pool)
+            .await?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
         // One statement claims and returns (see the module docs). MATERIALIZED: the
         // locking scan runs exactly once. RETURNING has no defined order, hence the

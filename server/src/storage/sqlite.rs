@@ -621,6 +621,18 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
+        // Counted on the partial index of undelivered messages.
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE recipient = ? AND delivered_at_ms IS NULL",
+        )
+        .bind(username)
+        .fetch_one(&self.inner.reads)
+        .await
+        .map_err(|e| unavailable("counting an inbox", e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
         // Polling clients drain empty inboxes most of the time: answer those with a
         // read, without queueing for the writer (and without a commit).

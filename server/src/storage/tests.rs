@@ -27,6 +27,7 @@ macro_rules! storage_suite {
         suite_test!(concurrent_drains_never_duplicate_or_skip);
         suite_test!(history_pages_both_directions_without_draining);
         suite_test!(removing_a_user_ends_their_sessions);
+        suite_test!(undelivered_count_follows_sends_and_drains);
     };
 }
 
@@ -291,4 +292,21 @@ pub async fn removing_a_user_ends_their_sessions<S: Store>(s: S) {
     assert!(s.remove_user("messi").await.unwrap());
     assert_eq!(s.touch_session("t", 1_001, 10_000).await.unwrap(), None);
     assert!(s.active_users(1_001, 10_000).await.unwrap().is_empty());
+}
+
+/// The inbox limit's measure: undelivered messages of one recipient only.
+pub async fn undelivered_count_follows_sends_and_drains<S: Store>(s: S) {
+    assert_eq!(s.undelivered_count("messi").await.unwrap(), 0);
+    for i in 0..3 {
+        s.append_message(msg("lineker", "messi", &format!("c{i}"), i))
+            .await
+            .unwrap();
+    }
+    s.append_message(msg("messi", "lineker", "other way", 9))
+        .await
+        .unwrap();
+    assert_eq!(s.undelivered_count("messi").await.unwrap(), 3);
+    assert_eq!(s.drain_inbox("messi").await.unwrap().len(), 3);
+    assert_eq!(s.undelivered_count("messi").await.unwrap(), 0);
+    assert_eq!(s.undelivered_count("lineker").await.unwrap(), 1);
 }

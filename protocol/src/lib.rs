@@ -33,7 +33,7 @@ pub mod response;
 
 pub use error::{FrameError, ParseError};
 pub use frame::{Frame, LineDecoder, RESPONSE_TERMINATOR, ReplyDecoder};
-pub use request::{Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request};
+pub use request::{Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request, echo};
 pub use response::{
     ActiveUsers, HistoryEntry, InboxGroup, InboxMessage, LoginInfo, Reply, Response, Status,
 };

@@ -152,7 +152,7 @@ impl Request {
                 args.finish(USAGE_PING)?;
                 Request::Ping
             }
-            _ => return Err(ParseError::UnknownCommand(truncate(verb, ECHO_LIMIT))),
+            _ => return Err(ParseError::UnknownCommand(echo(verb))),
         };
         Ok(request)
     }
@@ -316,8 +316,10 @@ fn parse_history(args: &mut Args<'_>) -> Result<Request, ParseError> {
     })
 }
 
-fn truncate(word: &str, max_chars: usize) -> String {
-    match word.char_indices().nth(max_chars) {
+/// A word from the peer, shortened for quoting in an error message (`unknown
+/// command: X`, `unknown recipient: X`), so a 64 KiB word is not echoed back whole.
+pub fn echo(word: &str) -> String {
+    match word.char_indices().nth(ECHO_LIMIT) {
         Some((end, _)) => format!("{}...", &word[..end]),
         None => word.to_string(),
     }

@@ -489,9 +489,9 @@ impl Tmux {
                 "-p",
                 "-t",
                 "t",
-                "#{pane_dead} #{pane_dead_status}",
+                "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
             ]);
-            if state.trim() == "1 0" {
+            if state.split_whitespace().collect::<Vec<_>>() == ["1", "0"] {
                 return;
             }
             assert!(

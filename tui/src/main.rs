@@ -34,7 +34,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|p| !p.is_empty());
     if cli.wants_plain(std::io::stdout().is_terminal(), term.as_deref()) {
-        return runtime()?.block_on(plain::run(plain_options(&cli, &settings, env_password)));
+        let options = plain_options(&cli, &settings, env_password);
+        return block_on(plain::run(options))?;
     }
     let password = if cli.password_stdin {
         Some(read_password_line()?)
@@ -43,15 +44,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // The local offset can only be read safely while the process has one thread.
     let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-    runtime()?.block_on(tui::run(settings, password, offset))?;
+    block_on(tui::run(settings, password, offset))??;
     Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs `work` on a fresh runtime and shuts the runtime down without waiting for
+/// blocking reads: `tokio::io::stdin` reads on a blocking thread that a read of the
+/// terminal may hold forever, and a plain drop of the runtime would wait for it.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_background();
+    Ok(result)
 }
 
 /// One line of standard input, before the UI starts (keys then come from the tty).

@@ -18,7 +18,7 @@ pub async fn apply<S: Store>(
     if ctx.store.user(peer).await?.is_none() {
         return Err(Response::error(format!(
             "unknown user: {}",
-            super::send::echo(peer)
+            chat_protocol::echo(peer)
         )));
     }
     let messages = ctx

@@ -6,7 +6,7 @@
 use crate::context::{CmdResult, Context};
 use crate::session::{now_ms, rfc3339_ms};
 use crate::storage::{NewMessage, Store};
-use chat_protocol::Response;
+use chat_protocol::{Response, echo};
 
 /// Stores `message` from the token's user to `to`.
 pub async fn apply<S: Store>(
@@ -50,12 +50,4 @@ pub async fn apply<S: Store>(
         id: stored.id,
         ts: rfc3339_ms(stored.ts_ms),
     })
-}
-
-/// A peer-supplied name, shortened for echoing in an error.
-pub(crate) fn echo(name: &str) -> String {
-    match name.char_indices().nth(40) {
-        Some((end, _)) => format!("{}...", &name[..end]),
-        None => name.to_string(),
-    }
 }

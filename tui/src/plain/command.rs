@@ -85,9 +85,6 @@ pub enum CommandError {
     Unknown(String),
 }
 
-/// Longest command word echoed back in an error.
-const ECHO_LIMIT: usize = 40;
-
 impl Command {
     /// Parses one typed line (terminator already removed).
     pub fn parse(line: &str) -> Result<Command, CommandError> {
@@ -120,7 +117,7 @@ impl Command {
             "/history" => history(&mut args)?,
             "/help" => bare(&mut args, Command::Help, "/help")?,
             "/quit" => bare(&mut args, Command::Quit, "/quit")?,
-            _ => return Err(CommandError::Unknown(truncate(verb, ECHO_LIMIT))),
+            _ => return Err(CommandError::Unknown(chat_protocol::echo(verb))),
         };
         Ok(command)
     }
@@ -212,13 +209,6 @@ fn history(args: &mut Args<'_>) -> Result<Command, CommandError> {
         peer,
         limit: limit.min(HISTORY_MAX_LIMIT),
     })
-}
-
-fn truncate(word: &str, max_chars: usize) -> String {
-    match word.char_indices().nth(max_chars) {
-        Some((end, _)) => format!("{}...", &word[..end]),
-        None => word.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,13 @@ pub async fn apply<S: Store>(
     // A full inbox refuses new messages and keeps the oldest: nothing accepted is
     // ever dropped, and the sender learns at once that it was not delivered.
     let max_inbox = ctx.config.max_inbox;
-    if max_inbox > 0 && ctx.store.undelivered_count(&recipient.username).await? >= max_inbox {
+    if max_inbox > 0
+        && ctx
+            .store
+            .undelivered_count(&recipient.username, max_inbox)
+            .await?
+            >= max_inbox
+    {
         return Err(Response::error("recipient inbox full"));
     }
     let from_display = match ctx.store.user(&from).await? {

@@ -159,12 +159,9 @@ impl Store for MemoryStore {
         Ok(stored)
     }
 
-    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
-        Ok(self
-            .lock()
-            .inbox
-            .get(username)
-            .map_or(0, |m| m.len() as u64))
+    async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
+        let waiting = self.lock().inbox.get(username).map_or(0, Vec::len);
+        Ok((waiting as u64).min(cap))
     }
 
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {

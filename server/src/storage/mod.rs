@@ -153,8 +153,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         username: &str,
     ) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
-    /// How many messages wait undelivered for `username` (the inbox limit's measure).
-    fn undelivered_count(&self, username: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// How many messages wait undelivered for `username`, counting no further than
+    /// `cap` (the inbox limit's measure: its cost stays bounded by the limit).
+    fn undelivered_count(
+        &self,
+        username: &str,
+        cap: u64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Messages between `a` and `b` (both directions) with id below `before_id`:
     /// the newest `limit` of them, returned oldest first. Drains nothing.
     fn history(

@@ -196,8 +196,8 @@ impl Store for AnyStore {
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
         dispatch!(self, s => s.drain_inbox(username))
     }
-    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
-        dispatch!(self, s => s.undelivered_count(username))
+    async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
+        dispatch!(self, s => s.undelivered_count(username, cap))
     }
     async fn history(
         &self,

@@ -744,12 +744,14 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
+    async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
         self.timed("counting an inbox", async {
             let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM messages WHERE recipient = $1 AND delivered_at_ms IS NULL",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages \
+                 WHERE recipient = $1 AND delivered_at_ms IS NULL LIMIT $2) AS waiting",
             )
             .bind(username)
+            .bind(i64::try_from(cap).unwrap_or(i64::MAX))
             .fetch_one(&self.inner.pool)
             .await?;
             Ok(u64::try_from(count).unwrap_or(0))

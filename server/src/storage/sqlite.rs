@@ -621,12 +621,14 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn undelivered_count(&self, username: &str) -> StoreResult<u64> {
-        // Counted on the partial index of undelivered messages.
+    async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
+        // Counted on the partial index of undelivered messages, at most `cap` rows.
         let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE recipient = ? AND delivered_at_ms IS NULL",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM messages \
+             WHERE recipient = ? AND delivered_at_ms IS NULL LIMIT ?)",
         )
         .bind(username)
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
         .fetch_one(&self.inner.reads)
         .await
         .map_err(|e| unavailable("counting an inbox", e))?;

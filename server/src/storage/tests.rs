@@ -296,7 +296,7 @@ pub async fn removing_a_user_ends_their_sessions<S: Store>(s: S) {
 
 /// The inbox limit's measure: undelivered messages of one recipient only.
 pub async fn undelivered_count_follows_sends_and_drains<S: Store>(s: S) {
-    assert_eq!(s.undelivered_count("messi").await.unwrap(), 0);
+    assert_eq!(s.undelivered_count("messi", 100).await.unwrap(), 0);
     for i in 0..3 {
         s.append_message(msg("lineker", "messi", &format!("c{i}"), i))
             .await
@@ -305,8 +305,13 @@ pub async fn undelivered_count_follows_sends_and_drains<S: Store>(s: S) {
     s.append_message(msg("messi", "lineker", "other way", 9))
         .await
         .unwrap();
-    assert_eq!(s.undelivered_count("messi").await.unwrap(), 3);
+    assert_eq!(s.undelivered_count("messi", 100).await.unwrap(), 3);
+    assert_eq!(
+        s.undelivered_count("messi", 2).await.unwrap(),
+        2,
+        "counting stops at the cap"
+    );
     assert_eq!(s.drain_inbox("messi").await.unwrap().len(), 3);
-    assert_eq!(s.undelivered_count("messi").await.unwrap(), 0);
-    assert_eq!(s.undelivered_count("lineker").await.unwrap(), 1);
+    assert_eq!(s.undelivered_count("messi", 100).await.unwrap(), 0);
+    assert_eq!(s.undelivered_count("lineker", 100).await.unwrap(), 1);
 }

@@ -1,6 +1,6 @@
-//! What every command needs: the store, the settings, and a bound on concurrent
-//! password hashing (argon2 is deliberately expensive; a login flood must not
-//! occupy every blocking thread).
+//! What every command needs: the store, the settings, the login backoff, and the
+//! threads that hash passwords (argon2 is deliberately expensive: a login flood must
+//! not take the CPU that serves messages, see [`HashPool`]).
 
 use crate::config::Config;
 use crate::password::{self, HashPool};
@@ -76,7 +76,8 @@ impl<S: Store> Context<S> {
         self.store.purge_sessions(now_ms(), self.ttl_ms()).await
     }
 
-    /// Runs CPU-heavy password work off the async threads, a few at a time.
+    /// Runs CPU-heavy password work on the hashing threads, off the async ones;
+    /// `server busy` when too many logins are already waiting.
     pub async fn hashing<T, F>(&self, work: F) -> CmdResult<T>
     where
         F: FnOnce() -> T + Send + 'static,

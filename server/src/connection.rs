@@ -4,11 +4,19 @@
 //! that never sends a newline costs at most the limit in memory. Responses are
 //! queued and written together when the connection runs out of buffered requests,
 //! so pipelined requests are answered in one write.
+//!
+//! A connection that waits for its peer holds no buffers at all: bytes are read
+//! into a chunk on the stack of the poll that finds them, and only what arrived is
+//! kept. Most connections wait most of the time (a chat client polls once a second),
+//! so this is what sets the memory cost of a connection.
 
 use bytes::BytesMut;
 use chat_protocol::{Frame, FrameError, LineDecoder, Response};
 use std::io;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// Most bytes taken from the socket in one read.
 const READ_CHUNK: usize = 4096;
@@ -41,18 +49,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     /// Reads more bytes from the peer. `Ok(false)` means the peer closed cleanly.
     /// Cancel-safe: nothing is lost if the future is dropped.
     pub async fn read_more(&mut self) -> io::Result<bool> {
+        if self.read_buf.is_empty() {
+            // Let go of the last read's allocation before waiting.
+            self.read_buf = BytesMut::new();
+        }
         let room = self.decoder.room(self.read_buf.len()).min(READ_CHUNK);
-        self.read_buf.reserve(room);
-        let n = (&mut self.stream)
-            .take(room as u64)
-            .read_buf(&mut self.read_buf)
-            .await?;
+        let (stream, read_buf) = (&mut self.stream, &mut self.read_buf);
+        let n = std::future::poll_fn(|cx| {
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut chunk[..room]);
+            ready!(Pin::new(&mut *stream).poll_read(cx, &mut buf))?;
+            read_buf.extend_from_slice(buf.filled());
+            Poll::Ready(Ok::<usize, io::Error>(buf.filled().len()))
+        })
+        .await?;
         if n == 0 && !self.read_buf.is_empty() {
             tracing::debug!(bytes = self.read_buf.len(), "peer closed mid-line");
-        }
-        if self.read_buf.is_empty() && self.read_buf.capacity() > READ_CHUNK {
-            // Give back the memory a long line needed; idle connections stay small.
-            self.read_buf = BytesMut::new();
         }
         Ok(n > 0)
     }
@@ -69,10 +81,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
         self.stream.write_all(&self.write_buf).await?;
         self.stream.flush().await?;
-        self.write_buf.clear();
-        if self.write_buf.capacity() > READ_CHUNK * 4 {
-            self.write_buf = Vec::new();
-        }
+        // Nothing is kept while the connection waits for its next request.
+        self.write_buf = Vec::new();
         Ok(())
     }
 

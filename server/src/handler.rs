@@ -151,7 +151,10 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
     };
     // Never log the request itself: it may carry a password or a token.
     let verb = request.verb();
-    let response = cmd::dispatch(ctx, state.peer, request).await;
+    // Boxed: the command futures (argon2, database calls) are large, and unboxed
+    // they would be part of every idle connection's task. Measured with chat-bench
+    // --idle 19000: see README "Benchmarks".
+    let response = Box::pin(cmd::dispatch(ctx, state.peer, request)).await;
     if let Response::Error(reason) = &response {
         tracing::info!(verb, reason = %reason, "request failed");
     }

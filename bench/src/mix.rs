@@ -11,11 +11,10 @@
 use crate::accounts::{self, Lines};
 use crate::cli::Options;
 use crate::conn::{Conn, Framing};
-use crate::pool::{OpenPlan, open_many};
 use crate::report::{MixReport, Report};
 use crate::stats::{Recorder, Samples, Window};
-use crate::workload::{STOP_GRACE, finish};
-use anyhow::{Result, bail};
+use crate::workload::{STOP_GRACE, finish, open_for_run};
+use anyhow::Result;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,30 +73,12 @@ pub async fn run(server: SocketAddr, opts: &Options) -> Result<Report> {
     let accounts = accounts::from_options(opts.user_file.as_deref(), opts.users, opts.register)?;
     let tokens = accounts::log_in_all(server, &accounts).await?;
     let lines = accounts::lines_per_account(&accounts, &tokens, &opts.message);
-    let opened = open_many(OpenPlan {
-        server,
-        count: opts.connections,
-        source_ips: opts.source_ips_for(opts.connections),
-        concurrency: opts.connect_concurrency,
-        framing: Framing::chat(),
-        hellos: Arc::new(Vec::new()),
-    })
-    .await;
-    if opened.conns.is_empty() {
-        bail!(
-            "no connection could be opened: {}",
-            opened.first_error.unwrap_or_default()
-        );
-    }
-    let rec = Arc::new(Recorder::new(opts.connections));
-    rec.counters
-        .connect_failures
-        .fetch_add(opened.failures as u64, Ordering::Relaxed);
+    let (conns, rec) = open_for_run(server, opts, Framing::chat()).await?;
     let tally = Arc::new(Tally::default());
     let base = Instant::now();
     let window = Window::after(opts.warmup, opts.duration);
     let mut tasks = JoinSet::new();
-    for (index, conn) in opened.conns {
+    for (index, conn) in conns {
         let pacing = Pacing::new(opts, base, index, opts.connections);
         let client = Client {
             conn,

@@ -90,15 +90,19 @@ async fn prepare(server: SocketAddr, opts: &Options, load: &Load) -> Result<Prep
     })
 }
 
-/// Runs a closed loop and reports it.
-pub async fn run(server: SocketAddr, opts: &Options, load: Load) -> Result<Report> {
-    let prepared = prepare(server, opts, &load).await?;
+/// Opens the run's `opts.connections` connections; fails when none opened, and
+/// counts the ones that did not in a new recorder for the run.
+pub(crate) async fn open_for_run(
+    server: SocketAddr,
+    opts: &Options,
+    framing: Framing,
+) -> Result<(Vec<(usize, Conn)>, Arc<Recorder>)> {
     let opened = open_many(OpenPlan {
         server,
         count: opts.connections,
         source_ips: opts.source_ips_for(opts.connections),
         concurrency: opts.connect_concurrency,
-        framing: prepared.framing.clone(),
+        framing,
         hellos: Arc::new(Vec::new()),
     })
     .await;
@@ -112,9 +116,16 @@ pub async fn run(server: SocketAddr, opts: &Options, load: Load) -> Result<Repor
     rec.counters
         .connect_failures
         .fetch_add(opened.failures as u64, Ordering::Relaxed);
+    Ok((opened.conns, rec))
+}
+
+/// Runs a closed loop and reports it.
+pub async fn run(server: SocketAddr, opts: &Options, load: Load) -> Result<Report> {
+    let prepared = prepare(server, opts, &load).await?;
+    let (conns, rec) = open_for_run(server, opts, prepared.framing.clone()).await?;
     let window = Window::after(opts.warmup, opts.duration);
     let mut tasks = JoinSet::new();
-    for (index, conn) in opened.conns {
+    for (index, conn) in conns {
         let line = prepared.lines[index % prepared.lines.len()].clone();
         tasks.spawn(closed_loop(conn, line, rec.clone(), index, window));
     }

@@ -4,6 +4,7 @@ use anyhow::{Context as _, Result};
 use chat_server::accounts::{UserCommand, run_user_command};
 use chat_server::storage::Store;
 use chat_server::storage::open::{DbLocation, open};
+use chat_server::storage::sqlite::Access;
 use chat_server::throttle::LoginBackoff;
 use chat_server::{Config, Listener, limits, shutdown, tls, users};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -180,7 +181,11 @@ async fn main() -> Result<()> {
     // Before anything is announced: from here on a signal means a graceful stop.
     let signals = shutdown::Signals::install().context("installing signal handlers")?;
     let location = DbLocation::choose(cli.db.as_deref(), cli.data_dir.as_deref())?;
-    let opened = open(&location)
+    let access = match cli.command {
+        Some(Command::User(_)) => Access::Admin,
+        None => Access::Serve,
+    };
+    let opened = open(&location, access)
         .await
         .with_context(|| format!("opening the database ({location:?})"))?;
     if let Some(Command::User(command)) = cli.command.take() {

@@ -12,7 +12,7 @@
 //! ```
 
 use super::postgres::{PostgresStore, PostgresUrl};
-use super::sqlite::SqliteStore;
+use super::sqlite::{Access, SqliteOptions, SqliteStore};
 use super::{
     MemoryStore, NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User,
 };
@@ -113,9 +113,10 @@ pub struct Opened {
     pub description: String,
 }
 
-/// Opens the store at `location`, creating the file and its directory if missing and
-/// running pending migrations.
-pub async fn open(location: &DbLocation) -> Result<Opened, StoreError> {
+/// Opens the store at `location` for `access`, creating the file and its directory
+/// if missing and running pending migrations. `access` matters for SQLite only: a
+/// server takes the file's server lock.
+pub async fn open(location: &DbLocation, access: Access) -> Result<Opened, StoreError> {
     match location {
         DbLocation::Memory => Ok(Opened {
             store: AnyStore::Memory(MemoryStore::new()),
@@ -123,7 +124,11 @@ pub async fn open(location: &DbLocation) -> Result<Opened, StoreError> {
             description: "memory".into(),
         }),
         DbLocation::Sqlite(path) => {
-            let (store, created) = SqliteStore::open(path).await?;
+            let options = SqliteOptions {
+                access,
+                ..SqliteOptions::default()
+            };
+            let (store, created) = SqliteStore::open_with(path, options).await?;
             let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
             Ok(Opened {
                 store: AnyStore::Sqlite(store),
@@ -282,7 +287,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let location =
             DbLocation::default_in(Some(&dir.path().join("nested/data"))).expect("location");
-        let first = open(&location).await.expect("open new");
+        let first = open(&location, Access::Serve).await.expect("open new");
         assert!(first.created, "a new database is reported as created");
         assert!(
             first.description.ends_with("nested/data/chat.db"),
@@ -299,10 +304,16 @@ mod tests {
             })
             .await
             .expect("create user");
-        let again = open(&location).await.expect("reopen");
+        let busy = open(&location, Access::Serve)
+            .await
+            .expect_err("a second server");
+        assert!(busy.to_string().contains("is in use"), "{busy}");
+        let again = open(&location, Access::Admin).await.expect("reopen");
         assert!(!again.created, "an existing database is not new");
         assert!(again.store.user("arini").await.expect("read").is_some());
-        let memory = open(&DbLocation::Memory).await.expect("memory");
+        let memory = open(&DbLocation::Memory, Access::Serve)
+            .await
+            .expect("memory");
         assert!(memory.created);
         assert_eq!(memory.description, "memory");
     }

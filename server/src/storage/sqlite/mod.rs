@@ -7,39 +7,42 @@
 //! with `NORMAL` would survive `kill -9` but could lose the last commits on power
 //! loss). Group commit makes `FULL` affordable: one fsync per batch, not per send.
 //!
-//! # Writes: one writer task, group commit
-//! Every write of this process goes through one task that owns one connection. It
-//! takes everything queued (up to [`SqliteOptions::max_batch`]), runs it in one
-//! `BEGIN IMMEDIATE` transaction, commits, and only then answers each caller. So
-//! concurrent sends share an fsync, and writers of this process never fight over
-//! SQLite's single write lock (other processes, such as `chat-server user`, wait
-//! for it through `busy_timeout`). If a batch fails, it is rolled back and every
-//! caller in it gets `Unavailable`. Reads use a small pool of other connections,
-//! which WAL lets run beside the writer; a reply is sent only after its commit, so a
-//! caller always reads its own writes.
+//! # Writes
+//! Every write of this process goes through one task (`writer`), which commits
+//! whatever is queued in one transaction and answers each caller after the commit.
+//!
+//! # Reads: from memory
+//! A serving process answers session checks, inbox counts (so an empty inbox) and
+//! account lookups from memory (`hot`), kept exact by the writer; the database is
+//! read for history, account lists and the first lookup of an account. That is
+//! what lets polling cost no more than a `ping`. It needs the process to be the
+//! only server on the file (`lock`), and it notices `chat-server user` changes
+//! within [`WATCH_EVERY`](writer::WATCH_EVERY), which the command waits for.
 //!
 //! # Sessions: cheap `touch_session`
-//! Writing `last_seen` on every request would cost an fsync per request. The store
-//! keeps the newest `last_seen` of each token in memory and writes it to the
-//! database only when it has moved by at least `min(ttl / 10, 60 s)` since the
-//! stored value. Every answer is still exact: a session's `last_seen` is the larger
-//! of the stored and the remembered value (the database is read on every touch, so
-//! sessions removed by another process end at once). After a restart the memory is
-//! gone, so a session may expire up to `min(ttl / 10, 60 s)` early, never late.
+//! Writing `last_seen` on every request would cost an fsync per request. The newest
+//! `last_seen` of each token lives in memory and is written (without waiting) only
+//! when it has moved by at least `min(ttl / 10, 60 s)` since the stored value.
+//! Every answer is exact. After a restart the memory is gone, so a session may
+//! expire up to `min(ttl / 10, 60 s)` early, never late.
+
+mod hot;
+mod lock;
+mod writer;
 
 use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use hot::{Hot, Touched};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection, Row};
-use std::collections::HashMap;
+use sqlx::{ConnectOptions, Row};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use writer::{Done, Job, Op, Writer, lock as lock_hot, message_from_row, pair, unavailable};
 
 /// The schema's versioned migrations (`server/migrations/sqlite/`), embedded in the
 /// binary and applied in order at open.
@@ -47,6 +50,20 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The most a stored `last_seen` lags the true one (see the module docs).
 const MAX_TOUCH_LAG_MS: i64 = 60_000;
+
+/// How long a `chat-server user` command waits for a running server to confirm.
+const CONFIRM_WAIT: Duration = Duration::from_secs(5);
+
+/// What a process opens the database for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Serving clients: takes the server lock (one server per file).
+    #[default]
+    Serve,
+    /// `chat-server user ...`: no lock; account changes wait until a running
+    /// server confirms it has applied them.
+    Admin,
+}
 
 /// Tuning of a [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -58,6 +75,8 @@ pub struct SqliteOptions {
     pub read_connections: u32,
     /// How long a statement waits for a lock held by another process.
     pub busy_timeout: Duration,
+    /// Serving or administering.
+    pub access: Access,
 }
 
 impl Default for SqliteOptions {
@@ -66,6 +85,7 @@ impl Default for SqliteOptions {
             max_batch: 512,
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
+            access: Access::Serve,
         }
     }
 }
@@ -80,85 +100,22 @@ pub struct SqliteStore {
 struct Inner {
     reads: SqlitePool,
     writer: mpsc::Sender<Job>,
-    /// Newest `last_seen` per token seen by this process. A std mutex: held for a
-    /// map operation only, never across an `.await`.
-    touched: Mutex<HashMap<String, i64>>,
+    /// Held for a method call of `Hot` only, never across an `.await`.
+    hot: Arc<Mutex<Hot>>,
     path: PathBuf,
+    access: Access,
     /// Transactions the writer has committed.
     commits: Arc<AtomicU64>,
+    /// Released with the last handle.
+    _lock: Option<lock::ServerLock>,
     /// Tests park the temporary directory here so it lives as long as the store.
     #[cfg(test)]
     keep: Mutex<Option<tempfile::TempDir>>,
 }
 
-/// A write for the writer task, answered after its batch commits.
-#[derive(Debug)]
-struct Job {
-    op: Op,
-    reply: oneshot::Sender<StoreResult<Done>>,
-}
-
-#[derive(Debug)]
-enum Op {
-    Append(NewMessage),
-    Drain(String),
-    CreateUser(User),
-    RemoveUser(String),
-    SetPasswordHash {
-        username: String,
-        hash: String,
-    },
-    CreateSession(Session),
-    /// Moves `last_seen` forward (never back).
-    Touch {
-        token: String,
-        last_seen_ms: i64,
-    },
-    /// Deletes the session if its stored `last_seen` is at or before `cutoff_ms`.
-    Expire {
-        token: String,
-        cutoff_ms: i64,
-    },
-    DeleteSession(String),
-    /// Deletes sessions stored as seen at or before `cutoff_ms`, except `spare`
-    /// (seen later by this process than the database knows).
-    Purge {
-        cutoff_ms: i64,
-        spare: Vec<String>,
-    },
-}
-
-#[derive(Debug)]
-enum Done {
-    Message(StoredMessage),
-    Messages(Vec<StoredMessage>),
-    Flag(bool),
-    Count(u64),
-}
-
-fn unavailable(context: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("{context}: {e}"))
-}
-
-fn pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
-    if a <= b { (a, b) } else { (b, a) }
-}
-
 /// How far `last_seen` may move before it is written (see the module docs).
 fn write_threshold(ttl_ms: i64) -> i64 {
     (ttl_ms / 10).clamp(0, MAX_TOUCH_LAG_MS)
-}
-
-fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredMessage, sqlx::Error> {
-    Ok(StoredMessage {
-        id: row.try_get(0)?,
-        from: row.try_get(1)?,
-        to: row.try_get(2)?,
-        from_display: row.try_get(3)?,
-        to_display: row.try_get(4)?,
-        text: row.try_get(5)?,
-        ts_ms: row.try_get(6)?,
-    })
 }
 
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
@@ -181,9 +138,9 @@ fn connect_options(path: &Path, options: &SqliteOptions) -> SqliteConnectOptions
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` with default options, and
-    /// runs pending migrations. Also returns whether the database was new (had no
-    /// schema before this call).
+    /// Opens (creating if needed) the database at `path` to serve, with default
+    /// options, and runs pending migrations. Also returns whether the database was
+    /// new (had no schema before this call).
     pub async fn open(path: &Path) -> StoreResult<(Self, bool)> {
         Self::open_with(path, SqliteOptions::default()).await
     }
@@ -196,6 +153,10 @@ impl SqliteStore {
                 unavailable(&format!("cannot create directory {}", dir.display()), e)
             })?;
         }
+        let server_lock = match options.access {
+            Access::Serve => Some(lock::acquire(path).await?),
+            Access::Admin => None,
+        };
         let connect = connect_options(path, &options);
         let reads = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
@@ -211,24 +172,47 @@ impl SqliteStore {
             .run(&reads)
             .await
             .map_err(|e| unavailable(&format!("cannot migrate {shown}"), e))?;
-        let conn = connect
+        let mut conn = connect
             .connect()
             .await
             .map_err(|e| unavailable(&format!("cannot open {shown}"), e))?;
-        let (writer, jobs) = mpsc::channel(4 * options.max_batch.max(1));
+        // The version first: a commit landing during the load is then seen again.
+        let version = writer::data_version(&mut conn).await;
+        let loaded = writer::load(&mut conn).await;
+        let (version, (loaded, requested)) = version
+            .and_then(|v| Ok((v, loaded?)))
+            .map_err(|e| unavailable(&format!("cannot read {shown}"), e))?;
+        if server_lock.is_some() {
+            writer::confirm(&mut conn, requested)
+                .await
+                .map_err(|e| unavailable(&format!("cannot write {shown}"), e))?;
+        }
+        let mut hot = Hot::default();
+        hot.reload(loaded);
+        let hot = Arc::new(Mutex::new(hot));
+        let max_batch = options.max_batch.max(1);
+        let (jobs_in, jobs) = mpsc::channel(4 * max_batch);
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_loop(
-            conn,
-            jobs,
-            options.max_batch.max(1),
-            Arc::clone(&commits),
-        ));
+        tokio::spawn(
+            Writer {
+                conn,
+                jobs,
+                max_batch,
+                commits: Arc::clone(&commits),
+                hot: Arc::clone(&hot),
+                data_version: Some(version),
+                confirms: server_lock.is_some(),
+            }
+            .run(),
+        );
         let inner = Inner {
             reads,
-            writer,
-            touched: Mutex::new(HashMap::new()),
+            writer: jobs_in,
+            hot,
             path: path.to_path_buf(),
+            access: options.access,
             commits,
+            _lock: server_lock,
             #[cfg(test)]
             keep: Mutex::new(None),
         };
@@ -251,12 +235,20 @@ impl SqliteStore {
         self.inner.commits.load(Ordering::Relaxed)
     }
 
+    /// Waits until every write queued before this call is committed.
+    pub async fn flush(&self) -> StoreResult<()> {
+        self.write(Op::Sync).await.map(drop)
+    }
+
     async fn write(&self, op: Op) -> StoreResult<Done> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the database writer has stopped".into());
         self.inner
             .writer
-            .send(Job { op, reply })
+            .send(Job {
+                op,
+                reply: Some(reply),
+            })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -269,12 +261,39 @@ impl SqliteStore {
         }
     }
 
-    fn touched(&self) -> MutexGuard<'_, HashMap<String, i64>> {
-        // The map holds hints only; a panic elsewhere cannot make it unsafe to use.
-        self.inner
-            .touched
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn hot(&self) -> MutexGuard<'_, Hot> {
+        lock_hot(&self.inner.hot)
+    }
+
+    /// After an account change by `chat-server user`: when a server runs on this
+    /// file, waits until it confirms it has applied the change.
+    async fn confirm_with_server(&self) -> StoreResult<()> {
+        if self.inner.access != Access::Admin || !lock::server_running(&self.inner.path) {
+            return Ok(());
+        }
+        let Done::Count(wanted) = self.write(Op::RequestSync).await? else {
+            return Err(StoreError::Unavailable(
+                "internal error: unexpected answer to a sync request".into(),
+            ));
+        };
+        let wanted = i64::try_from(wanted).unwrap_or(i64::MAX);
+        let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
+        loop {
+            let applied: i64 = sqlx::query_scalar("SELECT applied FROM admin_sync WHERE id = 1")
+                .fetch_one(&self.inner.reads)
+                .await
+                .map_err(|e| unavailable("reading admin_sync", e))?;
+            if applied >= wanted {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline || !lock::server_running(&self.inner.path) {
+                tracing::warn!(
+                    "the running server has not confirmed the change yet; it applies it when it next reads the database"
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -282,198 +301,15 @@ fn unexpected(done: Done) -> StoreError {
     StoreError::Unavailable(format!("internal error: unexpected writer answer {done:?}"))
 }
 
-/// The writer task: commits queued writes in batches until every handle is gone.
-async fn write_loop(
-    mut conn: SqliteConnection,
-    mut jobs: mpsc::Receiver<Job>,
-    max_batch: usize,
-    commits: Arc<AtomicU64>,
-) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        if commit_batch(&mut conn, &mut batch).await {
-            commits.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    if let Err(e) = conn.close().await {
-        tracing::warn!(error = %e, "closing the database writer");
-    }
-}
-
-/// Runs `batch` in one transaction and answers each job after the commit; false if
-/// it failed and was rolled back.
-async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) -> bool {
-    let result = async {
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let mut done = Vec::with_capacity(batch.len());
-        for job in batch.iter() {
-            done.push(apply(&mut tx, &job.op).await?);
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(done)
-    }
-    .await;
-    match result {
-        Ok(done) => {
-            for (job, done) in batch.drain(..).zip(done) {
-                let _ = job.reply.send(Ok(done));
-            }
-            true
-        }
-        Err(e) => {
-            // The transaction was rolled back (explicitly by dropping it, or by SQLite).
-            tracing::error!(error = %e, writes = batch.len(), "database write failed");
-            for job in batch.drain(..) {
-                let _ = job
-                    .reply
-                    .send(Err(unavailable("database write failed", &e)));
-            }
-            false
-        }
-    }
-}
-
-/// One write, inside the batch's transaction.
-async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Error> {
-    Ok(match op {
-        Op::Append(m) => {
-            let (lo, hi) = pair(&m.from, &m.to);
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(&m.from)
-            .bind(&m.to)
-            .bind(&m.from_display)
-            .bind(&m.to_display)
-            .bind(&m.text)
-            .bind(m.ts_ms)
-            .bind(lo)
-            .bind(hi)
-            .fetch_one(&mut *conn)
-            .await?;
-            let m = m.clone();
-            Done::Message(StoredMessage {
-                id,
-                from: m.from,
-                to: m.to,
-                from_display: m.from_display,
-                to_display: m.to_display,
-                text: m.text,
-                ts_ms: m.ts_ms,
-            })
-        }
-        Op::Drain(username) => {
-            // One statement: claiming and reading are one atomic step. RETURNING has
-            // no defined order, hence the sort.
-            let rows = sqlx::query(
-                "UPDATE messages SET delivered_at_ms = CAST(unixepoch('subsec') * 1000 AS INTEGER) \
-                 WHERE recipient = ? AND delivered_at_ms IS NULL \
-                 RETURNING id, sender, recipient, sender_display, recipient_display, body, ts_ms",
-            )
-            .bind(username)
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut messages = rows
-                .iter()
-                .map(message_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            messages.sort_by_key(|m| m.id);
-            Done::Messages(messages)
-        }
-        Op::CreateUser(u) => {
-            let done = sqlx::query(
-                "INSERT INTO users (username, display_name, country, password_hash) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (username) DO NOTHING",
-            )
-            .bind(&u.username)
-            .bind(&u.display_name)
-            .bind(&u.country)
-            .bind(&u.password_hash)
-            .execute(&mut *conn)
-            .await?;
-            Done::Flag(done.rows_affected() == 1)
-        }
-        Op::RemoveUser(username) => {
-            sqlx::query("DELETE FROM sessions WHERE username = ?")
-                .bind(username)
-                .execute(&mut *conn)
-                .await?;
-            let done = sqlx::query("DELETE FROM users WHERE username = ?")
-                .bind(username)
-                .execute(&mut *conn)
-                .await?;
-            Done::Flag(done.rows_affected() > 0)
-        }
-        Op::SetPasswordHash { username, hash } => {
-            let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
-                .bind(hash)
-                .bind(username)
-                .execute(&mut *conn)
-                .await?;
-            Done::Flag(done.rows_affected() > 0)
-        }
-        Op::CreateSession(s) => {
-            sqlx::query(
-                "INSERT INTO sessions (token, username, last_seen_ms) VALUES (?, ?, ?) \
-                 ON CONFLICT (token) DO UPDATE SET username = excluded.username, last_seen_ms = excluded.last_seen_ms",
-            )
-            .bind(&s.token)
-            .bind(&s.username)
-            .bind(s.last_seen_ms)
-            .execute(&mut *conn)
-            .await?;
-            Done::Flag(true)
-        }
-        Op::Touch {
-            token,
-            last_seen_ms,
-        } => {
-            let done = sqlx::query(
-                "UPDATE sessions SET last_seen_ms = max(last_seen_ms, ?) WHERE token = ?",
-            )
-            .bind(last_seen_ms)
-            .bind(token)
-            .execute(&mut *conn)
-            .await?;
-            Done::Flag(done.rows_affected() > 0)
-        }
-        Op::Expire { token, cutoff_ms } => {
-            let done = sqlx::query("DELETE FROM sessions WHERE token = ? AND last_seen_ms <= ?")
-                .bind(token)
-                .bind(cutoff_ms)
-                .execute(&mut *conn)
-                .await?;
-            Done::Flag(done.rows_affected() > 0)
-        }
-        Op::DeleteSession(token) => {
-            let done = sqlx::query("DELETE FROM sessions WHERE token = ?")
-                .bind(token)
-                .execute(&mut *conn)
-                .await?;
-            Done::Flag(done.rows_affected() > 0)
-        }
-        Op::Purge { cutoff_ms, spare } => {
-            let expired: Vec<String> =
-                sqlx::query_scalar("SELECT token FROM sessions WHERE last_seen_ms <= ?")
-                    .bind(cutoff_ms)
-                    .fetch_all(&mut *conn)
-                    .await?;
-            let mut removed = 0;
-            for token in expired.iter().filter(|t| !spare.contains(t)) {
-                let done = sqlx::query("DELETE FROM sessions WHERE token = ?")
-                    .bind(token)
-                    .execute(&mut *conn)
-                    .await?;
-                removed += done.rows_affected();
-            }
-            Done::Count(removed)
-        }
-    })
-}
-
 impl Store for SqliteStore {
     async fn user(&self, username: &str) -> StoreResult<Option<User>> {
+        let epoch = {
+            let hot = self.hot();
+            if let Some(user) = hot.user(username) {
+                return Ok(Some(user));
+            }
+            hot.users_epoch()
+        };
         let row = sqlx::query(
             "SELECT username, display_name, country, password_hash FROM users WHERE username = ?",
         )
@@ -481,15 +317,20 @@ impl Store for SqliteStore {
         .fetch_optional(&self.inner.reads)
         .await
         .map_err(|e| unavailable("reading a user", e))?;
-        row.as_ref()
+        let user = row
+            .as_ref()
             .map(user_from_row)
             .transpose()
-            .map_err(|e| unavailable("reading a user", e))
+            .map_err(|e| unavailable("reading a user", e))?;
+        if let Some(user) = &user {
+            self.hot().fill_user(epoch, user);
+        }
+        Ok(user)
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         match self.write_flag(Op::CreateUser(user.clone())).await? {
-            true => Ok(()),
+            true => self.confirm_with_server().await,
             false => Err(StoreError::UserExists(user.username.clone())),
         }
     }
@@ -508,22 +349,32 @@ impl Store for SqliteStore {
     }
 
     async fn remove_user(&self, username: &str) -> StoreResult<bool> {
-        self.write_flag(Op::RemoveUser(username.to_string())).await
+        let removed = self
+            .write_flag(Op::RemoveUser(username.to_string()))
+            .await?;
+        if removed {
+            self.confirm_with_server().await?;
+        }
+        Ok(removed)
     }
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<bool> {
-        self.write_flag(Op::SetPasswordHash {
-            username: username.to_string(),
-            hash: hash.to_string(),
-        })
-        .await
+        let changed = self
+            .write_flag(Op::SetPasswordHash {
+                username: username.to_string(),
+                hash: hash.to_string(),
+            })
+            .await?;
+        if changed {
+            self.confirm_with_server().await?;
+        }
+        Ok(changed)
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        self.write_flag(Op::CreateSession(session.clone())).await?;
-        self.touched()
-            .insert(session.token.clone(), session.last_seen_ms);
-        Ok(())
+        self.write_flag(Op::CreateSession(session.clone()))
+            .await
+            .map(drop)
     }
 
     async fn touch_session(
@@ -532,83 +383,50 @@ impl Store for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> StoreResult<Option<String>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT username, last_seen_ms FROM sessions WHERE token = ?")
-                .bind(token)
-                .fetch_optional(&self.inner.reads)
-                .await
-                .map_err(|e| unavailable("reading a session", e))?;
-        let Some((username, stored)) = row else {
-            self.touched().remove(token);
-            return Ok(None);
-        };
-        let remembered = self.touched().get(token).copied().unwrap_or(stored);
-        let last_seen = stored.max(remembered);
-        if now_ms - last_seen >= ttl_ms {
-            self.write_flag(Op::Expire {
-                token: token.to_string(),
-                cutoff_ms: now_ms - ttl_ms,
-            })
-            .await?;
-            self.touched().remove(token);
-            return Ok(None);
+        let mut hot = self.hot();
+        match hot.touch(token, now_ms, ttl_ms, write_threshold(ttl_ms)) {
+            Touched::Unknown => Ok(None),
+            Touched::Expired => {
+                // Already forgotten here; the row goes when the writer gets to it
+                // (a restart before that finds it expired anyway).
+                let op = Op::Expire {
+                    token: token.to_string(),
+                    cutoff_ms: now_ms - ttl_ms,
+                };
+                let _ = self.inner.writer.try_send(Job { op, reply: None });
+                Ok(None)
+            }
+            Touched::Live { username, write } => {
+                if let Some(last_seen_ms) = write {
+                    // Not waited for: only a restart reads it. If the queue is full,
+                    // a later request writes it instead.
+                    let op = Op::Touch {
+                        token: token.to_string(),
+                        last_seen_ms,
+                    };
+                    if self.inner.writer.try_send(Job { op, reply: None }).is_ok() {
+                        hot.storing(token, last_seen_ms);
+                    }
+                }
+                Ok(Some(username))
+            }
         }
-        let last_seen = last_seen.max(now_ms);
-        // Write before remembering, so the stored value never lags the remembered
-        // one by more than the threshold (active_users and purge rely on it).
-        if last_seen - stored >= write_threshold(ttl_ms) {
-            self.write_flag(Op::Touch {
-                token: token.to_string(),
-                last_seen_ms: last_seen,
-            })
-            .await?;
-        }
-        let mut touched = self.touched();
-        let entry = touched.entry(token.to_string()).or_insert(last_seen);
-        *entry = (*entry).max(last_seen);
-        Ok(Some(username))
     }
 
     async fn delete_session(&self, token: &str) -> StoreResult<bool> {
-        let existed = self
-            .write_flag(Op::DeleteSession(token.to_string()))
-            .await?;
-        self.touched().remove(token);
-        Ok(existed)
+        self.write_flag(Op::DeleteSession(token.to_string())).await
     }
 
     async fn active_users(&self, now_ms: i64, ttl_ms: i64) -> StoreResult<Vec<String>> {
-        let cutoff = now_ms - ttl_ms;
-        // Candidates: stored values lag the true ones by less than MAX_TOUCH_LAG_MS.
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT token, username, last_seen_ms FROM sessions WHERE last_seen_ms > ?",
-        )
-        .bind(cutoff.saturating_sub(MAX_TOUCH_LAG_MS))
-        .fetch_all(&self.inner.reads)
-        .await
-        .map_err(|e| unavailable("listing sessions", e))?;
-        let touched = self.touched();
-        let mut users: Vec<String> = rows
-            .into_iter()
-            .filter(|(token, _, stored)| {
-                touched.get(token).copied().unwrap_or(*stored).max(*stored) > cutoff
-            })
-            .map(|(_, username, _)| username)
-            .collect();
-        drop(touched);
-        users.sort();
-        users.dedup();
-        Ok(users)
+        Ok(self.hot().active_users(now_ms - ttl_ms))
     }
 
     async fn purge_sessions(&self, now_ms: i64, ttl_ms: i64) -> StoreResult<u64> {
-        let cutoff_ms = now_ms - ttl_ms;
-        let spare = {
-            let mut touched = self.touched();
-            touched.retain(|_, last_seen| *last_seen > cutoff_ms);
-            touched.keys().cloned().collect()
-        };
-        match self.write(Op::Purge { cutoff_ms, spare }).await? {
+        let expired = self.hot().take_expired(now_ms - ttl_ms);
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        match self.write(Op::DeleteSessions(expired)).await? {
             Done::Count(n) => Ok(n),
             other => Err(unexpected(other)),
         }
@@ -622,30 +440,13 @@ impl Store for SqliteStore {
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
-        // Counted on the partial index of undelivered messages, at most `cap` rows.
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM messages \
-             WHERE recipient = ? AND delivered_at_ms IS NULL LIMIT ?)",
-        )
-        .bind(username)
-        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
-        .fetch_one(&self.inner.reads)
-        .await
-        .map_err(|e| unavailable("counting an inbox", e))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        Ok(self.hot().pending(username).min(cap))
     }
 
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
-        // Polling clients drain empty inboxes most of the time: answer those with a
-        // read, without queueing for the writer (and without a commit).
-        let waiting: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM messages WHERE recipient = ? AND delivered_at_ms IS NULL LIMIT 1",
-        )
-        .bind(username)
-        .fetch_optional(&self.inner.reads)
-        .await
-        .map_err(|e| unavailable("reading an inbox", e))?;
-        if waiting.is_none() {
+        // Polling clients find their inbox empty most of the time: answered from
+        // memory, without queueing for the writer.
+        if self.hot().pending(username) == 0 {
             return Ok(Vec::new());
         }
         match self.write(Op::Drain(username.to_string())).await? {
@@ -698,6 +499,31 @@ mod tests {
         store
     }
 
+    /// Stops `store` (the last handle) and opens its file again, as a restart does.
+    async fn restart(store: SqliteStore) -> SqliteStore {
+        store.flush().await.expect("flush");
+        let dir = store.inner.keep.lock().expect("lock").take();
+        let path = store.path().to_path_buf();
+        drop(store);
+        let (again, created) = SqliteStore::open(&path).await.expect("restart");
+        assert!(!created);
+        *again.inner.keep.lock().expect("lock") = dir;
+        again
+    }
+
+    /// A second handle on the same file, as `chat-server user` opens it.
+    async fn admin(store: &SqliteStore) -> SqliteStore {
+        let options = SqliteOptions {
+            access: Access::Admin,
+            ..SqliteOptions::default()
+        };
+        let (admin, created) = SqliteStore::open_with(store.path(), options)
+            .await
+            .expect("admin handle");
+        assert!(!created);
+        admin
+    }
+
     crate::storage_suite!(temp_store(SqliteOptions::default()).await);
 
     /// The same suite with group commit off, so the baseline path stays correct.
@@ -745,8 +571,7 @@ mod tests {
         let all: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
         assert!(all.len() >= 2, "{all:?}");
         assert_eq!(applied_versions(&store.inner.reads).await, all);
-        let (again, created) = SqliteStore::open(store.path()).await.expect("reopen");
-        assert!(!created);
+        let again = restart(store).await;
         assert_eq!(applied_versions(&again.inner.reads).await, all);
     }
 
@@ -814,7 +639,7 @@ mod tests {
             .await
             .expect("append");
 
-        let (again, _) = SqliteStore::open(store.path()).await.expect("reopen");
+        let again = restart(store).await;
         assert_eq!(
             again.user("messi").await.expect("user"),
             Some(user("messi"))
@@ -905,6 +730,7 @@ mod tests {
                 .expect("touch")
                 .is_some()
         );
+        store.flush().await.expect("flush");
         assert_eq!(
             stored_last_seen(&store, "t").await,
             Some(60_000),
@@ -913,13 +739,13 @@ mod tests {
 
         // A restart forgets the unwritten part: the session ends at most 60 s early.
         store.touch_session("t", 100_000, TTL).await.expect("touch");
-        let (restarted, _) = SqliteStore::open(store.path()).await.expect("reopen");
         let late = 100_000 + TTL - 1;
         assert_eq!(
             store.active_users(late, TTL).await.expect("active"),
             ["messi"],
             "this process remembers 100 s"
         );
+        let restarted = restart(store).await;
         assert!(
             restarted
                 .active_users(late, TTL)
@@ -956,10 +782,25 @@ mod tests {
                 .expect("touch")
                 .is_some()
         );
-        let (cli, _) = SqliteStore::open(server.path())
-            .await
-            .expect("second handle");
+        assert_eq!(
+            server.user("messi").await.expect("user"),
+            Some(user("messi")),
+            "now remembered"
+        );
+        let cli = admin(&server).await;
+        assert!(cli.set_password_hash("messi", "new").await.expect("passwd"));
+        assert_eq!(
+            server
+                .user("messi")
+                .await
+                .expect("user")
+                .map(|u| u.password_hash)
+                .as_deref(),
+            Some("new"),
+            "the command returns once the server has the new hash"
+        );
         assert!(cli.remove_user("messi").await.expect("remove"));
+        assert_eq!(server.user("messi").await.expect("user"), None);
         assert_eq!(
             server
                 .touch_session("t", 2, 1_000_000)
@@ -976,6 +817,60 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn changes_by_any_other_connection_reach_memory() {
+        let store = temp_store(SqliteOptions::default()).await;
+        assert!(store.drain_inbox("messi").await.expect("drain").is_empty());
+        // Not through a store at all: raw SQL on a connection of its own.
+        let raw =
+            SqlitePool::connect_with(connect_options(store.path(), &SqliteOptions::default()))
+                .await
+                .expect("raw connection");
+        let mut tx = raw.begin().await.expect("begin");
+        sqlx::query(
+            "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
+             VALUES ('a', 'messi', 'A', 'M', 'from outside', 1, 'a', 'messi')",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        sqlx::query("INSERT INTO sessions (token, username, last_seen_ms) VALUES ('x', 'a', 5)")
+            .execute(&mut *tx)
+            .await
+            .expect("session");
+        tx.commit().await.expect("commit");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let drained = loop {
+            let drained = store.drain_inbox("messi").await.expect("drain");
+            if !drained.is_empty() || tokio::time::Instant::now() > deadline {
+                break drained;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(drained.len(), 1, "the watch reloads the inbox counts");
+        assert_eq!(drained[0].text, "from outside");
+        assert_eq!(
+            store
+                .touch_session("x", 6, 1_000)
+                .await
+                .expect("touch")
+                .as_deref(),
+            Some("a"),
+            "and the sessions"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_server_on_the_same_file_is_refused() {
+        let store = temp_store(SqliteOptions::default()).await;
+        let err = SqliteStore::open(store.path())
+            .await
+            .expect_err("second server")
+            .to_string();
+        assert!(err.contains("is in use"), "{err}");
+        admin(&store).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_sends_share_transactions_and_all_commit() {
         let store = temp_store(SqliteOptions::default()).await;
@@ -987,18 +882,27 @@ mod tests {
                 )
             })
             .collect();
-        let mut ids = Vec::new();
+        let mut sent = Vec::new();
         for send in sends {
-            ids.push(send.await.expect("join").expect("append").id);
+            let m = send.await.expect("join").expect("append");
+            sent.push((m.id, m.text));
         }
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), 200);
+        sent.sort_unstable();
         assert!(
             store.commits() < 100,
             "200 concurrent sends took {} commits",
             store.commits()
         );
-        assert_eq!(store.drain_inbox("b").await.expect("drain").len(), 200);
+        // The ids answered (worked out from the last one of each INSERT) are the
+        // ids stored, each with its own text.
+        let stored: Vec<(i64, String)> = store
+            .drain_inbox("b")
+            .await
+            .expect("drain")
+            .into_iter()
+            .map(|m| (m.id, m.text))
+            .collect();
+        assert_eq!(stored.len(), 200);
+        assert_eq!(sent, stored);
     }
 }

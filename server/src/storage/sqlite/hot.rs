@@ -51,10 +51,25 @@ pub(super) enum Touched {
     },
 }
 
+/// The last `active_users` answer, reused while it stays right.
+#[derive(Debug, Clone)]
+struct ActiveCache {
+    /// The cutoff it was computed for.
+    from_cutoff: i64,
+    /// The earliest `seen_ms` among the sessions it lists: a later cutoff reaching
+    /// this may drop one of them. Uses only move `seen_ms` later, so it stays a
+    /// safe bound.
+    until_cutoff: i64,
+    users: Vec<String>,
+}
+
 /// The in-memory state; see the module docs.
 #[derive(Debug, Default)]
 pub(super) struct Hot {
     sessions: HashMap<Box<str>, HotSession>,
+    /// Every client polls `user_aktif`; recomputing it scans every session, so the
+    /// answer is kept until a session comes or goes or may have expired.
+    active: Option<ActiveCache>,
     pending: HashMap<Box<str>, u64>,
     users: HashMap<Box<str>, User>,
     /// Bumped by every change to accounts; see [`Hot::fill_user`].
@@ -85,6 +100,7 @@ impl Hot {
             );
         }
         self.sessions = sessions;
+        self.active = None;
         self.pending = loaded
             .pending
             .into_iter()
@@ -105,6 +121,7 @@ impl Hot {
         };
         if now_ms - session.seen_ms >= ttl_ms {
             self.sessions.remove(token);
+            self.active = None;
             return Touched::Expired;
         }
         session.seen_ms = session.seen_ms.max(now_ms);
@@ -124,16 +141,28 @@ impl Hot {
     }
 
     /// Usernames with a session used after `cutoff_ms`, each once, sorted.
-    pub fn active_users(&self, cutoff_ms: i64) -> Vec<String> {
-        let mut users: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.seen_ms > cutoff_ms)
-            .map(|s| s.username.to_string())
-            .collect();
+    pub fn active_users(&mut self, cutoff_ms: i64) -> Vec<String> {
+        if let Some(cache) = &self.active
+            && (cache.from_cutoff..cache.until_cutoff).contains(&cutoff_ms)
+        {
+            return cache.users.clone();
+        }
+        let live = self.sessions.values().filter(|s| s.seen_ms > cutoff_ms);
+        let until_cutoff = live.clone().map(|s| s.seen_ms).min().unwrap_or(i64::MAX);
+        let mut users: Vec<String> = live.map(|s| s.username.to_string()).collect();
         users.sort_unstable();
         users.dedup();
+        self.active = Some(ActiveCache {
+            from_cutoff: cutoff_ms,
+            until_cutoff,
+            users: users.clone(),
+        });
         users
+    }
+
+    /// A session came or went: the next `active_users` recomputes.
+    fn sessions_changed(&mut self) {
+        self.active = None;
     }
 
     /// Forgets the sessions last used at or before `cutoff_ms` and returns their tokens.
@@ -146,6 +175,9 @@ impl Hot {
             .collect();
         for token in &expired {
             self.sessions.remove(token.as_str());
+        }
+        if !expired.is_empty() {
+            self.sessions_changed();
         }
         expired
     }
@@ -180,6 +212,12 @@ impl Hot {
 
     /// Applies the effect of `op`, committed with result `done`.
     pub fn committed(&mut self, op: &Op, done: &Done) {
+        if matches!(
+            op,
+            Op::CreateSession(_) | Op::DeleteSession(_) | Op::DeleteSessions(_) | Op::RemoveUser(_)
+        ) {
+            self.sessions_changed();
+        }
         match (op, done) {
             (Op::Append(m), _) => match self.pending.get_mut(m.to.as_str()) {
                 Some(n) => *n += 1,
@@ -338,6 +376,27 @@ mod tests {
             None,
             "a read from before the change is dropped"
         );
+    }
+
+    #[test]
+    fn active_users_follow_logins_logouts_and_time() {
+        let mut hot = with_session("t", "messi", 100);
+        assert_eq!(hot.active_users(0), ["messi"]);
+        assert_eq!(hot.active_users(50), ["messi"], "reused");
+        assert!(hot.active_users(100).is_empty(), "expired by time");
+        hot.touch("t", 150, 1_000, 500);
+        hot.committed(
+            &Op::CreateSession(Session {
+                token: "u".into(),
+                username: "arini".into(),
+                last_seen_ms: 120,
+            }),
+            &Done::Flag(true),
+        );
+        assert_eq!(hot.active_users(110), ["arini", "messi"], "a login shows");
+        assert_eq!(hot.active_users(130), ["messi"], "arini's session aged out");
+        hot.committed(&Op::DeleteSession("t".into()), &Done::Flag(true));
+        assert!(hot.active_users(130).is_empty(), "a logout shows");
     }
 
     #[test]

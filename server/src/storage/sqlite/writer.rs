@@ -272,8 +272,11 @@ async fn append_all(
     conn: &mut SqliteConnection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Done>, sqlx::Error> {
+    // OR ROLLBACK: a failing row fails the whole batch anyway, and saying so spares
+    // SQLite the statement journal it would keep to undo only this statement
+    // (a tenth of a send's server time in the profile).
     let mut insert = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) ",
+        "INSERT OR ROLLBACK INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) ",
     );
     insert.push_values(messages, |mut row, m| {
         let (lo, hi) = pair(&m.from, &m.to);

@@ -9,8 +9,10 @@
 //!
 //! The commands open the same database as the server and may run while it serves
 //! (SQLite in WAL mode lets both in; a write waits for the other's through
-//! `busy_timeout`). Removing an account ends its sessions at once, also in a running
-//! server, and keeps its messages as history.
+//! `busy_timeout`). With SQLite, a change returns only once a running server has
+//! confirmed it (it keeps sessions in memory): removing an account has ended its
+//! sessions there too, a new password is the only one that works. Messages of a
+//! removed account stay as history.
 //!
 //! Passwords come from the first line of standard input with `--password-stdin`
 //! (scripts), or else from a prompt on the terminal, without echo, asked twice.

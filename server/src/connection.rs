@@ -63,10 +63,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             Poll::Ready(Ok::<usize, io::Error>(buf.filled().len()))
         })
         .await?;
-        if n == 0 && !self.read_buf.is_empty() {
-            tracing::debug!(bytes = self.read_buf.len(), "peer closed mid-line");
-        }
         Ok(n > 0)
+    }
+
+    /// Bytes received but not yet taken as a request line.
+    pub fn buffered(&self) -> usize {
+        self.read_buf.len()
     }
 
     /// Queues a response; it is sent by the next [`flush`](Self::flush).

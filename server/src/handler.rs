@@ -3,6 +3,14 @@
 //!
 //! On shutdown, requests already received are still answered; only waiting for new
 //! bytes is abandoned.
+//!
+//! Most connections spend their life waiting for the peer, so what a waiting
+//! connection holds is the server's memory per client: its task (this module's
+//! future, sized by its largest waiting state) and its socket. Logging therefore
+//! holds nothing either: connection events carry the peer address as a field, and a
+//! `request` span with the peer exists only while a request is being answered, so
+//! the commands' own log lines still say who asked. Measured with `chat-bench --idle`:
+//! see README "Benchmarks".
 
 use crate::cmd;
 use crate::connection::Connection;
@@ -10,7 +18,7 @@ use crate::context::Context;
 use crate::storage::Store;
 use crate::throttle::RateLimit;
 use chat_protocol::{Frame, FrameError, Request, Response};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -30,39 +38,40 @@ pub enum Closed {
     IoError,
 }
 
-/// Serves one client until the connection ends.
-pub async fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
+/// Serves one client until the connection ends, then lets go of `held`: what the
+/// connection occupies while it is open (its places under the connection limits).
+///
+/// Not an `async fn`: the connection and its state are built before the future, so
+/// the task holds one copy of the stream (an `async fn` would keep its argument as
+/// well as the `Connection` made from it). `held` is taken here rather than by a
+/// wrapper future in the caller for the same reason: awaiting this future inside
+/// another would keep two copies of it in the task.
+pub fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin, H>(
     ctx: Context<S>,
     stream: T,
     peer: SocketAddr,
     shutdown: CancellationToken,
-) {
-    let span = tracing::info_span!("conn", %peer);
+    held: H,
+) -> impl Future<Output = ()> {
+    let mut conn = Connection::new(stream, ctx.config.max_line);
+    let mut state = State::new(&ctx, peer);
     async move {
-        tracing::info!("connection opened");
-        let state = State::new(&ctx, peer.ip());
-        let closed = run(
-            &ctx,
-            Connection::new(stream, ctx.config.max_line),
-            state,
-            &shutdown,
-        )
-        .await;
-        tracing::info!(reason = ?closed, "connection closed");
+        tracing::info!(peer = %state.peer, "connection opened");
+        let closed = run(&ctx, &mut conn, &mut state, &shutdown).await;
+        tracing::info!(peer = %state.peer, reason = ?closed, "connection closed");
+        drop(held);
     }
-    .instrument(span)
-    .await
 }
 
 /// What one connection remembers between requests.
 #[derive(Debug)]
 struct State {
-    peer: IpAddr,
+    peer: SocketAddr,
     rate: Option<RateLimit>,
 }
 
 impl State {
-    fn new<S: Store>(ctx: &Context<S>, peer: IpAddr) -> Self {
+    fn new<S: Store>(ctx: &Context<S>, peer: SocketAddr) -> Self {
         let rate = ctx.config.max_request_rate;
         State {
             peer,
@@ -71,10 +80,11 @@ impl State {
     }
 }
 
+/// The request loop. Borrows what [`serve`] owns, so the task keeps one copy of it.
 async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     ctx: &Context<S>,
-    mut conn: Connection<T>,
-    mut state: State,
+    conn: &mut Connection<T>,
+    state: &mut State,
     shutdown: &CancellationToken,
 ) -> Closed {
     loop {
@@ -84,13 +94,13 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 if conn.flush().await.is_err() {
                     return Closed::IoError;
                 }
-                match wait_for_bytes(ctx, &mut conn, shutdown).await {
+                match wait_for_bytes(ctx, conn, &state.peer, shutdown).await {
                     Ok(()) => continue,
                     Err(closed) => return closed,
                 }
             }
             Err(FrameError::LineTooLong { limit }) => {
-                tracing::warn!(limit, "line too long");
+                tracing::warn!(peer = %state.peer, limit, "line too long");
                 let _ = conn
                     .send(&Response::error(format!(
                         "line too long (limit {limit} bytes)"
@@ -103,7 +113,9 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 return Closed::IoError;
             }
         };
-        let response = answer(ctx, frame, &mut state).await;
+        // The commands log inside this span, so their lines name the peer too.
+        let span = tracing::info_span!("request", peer = %state.peer);
+        let response = answer(ctx, frame, state).instrument(span).await;
         conn.queue(&response);
     }
 }
@@ -112,6 +124,7 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
 async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     ctx: &Context<S>,
     conn: &mut Connection<T>,
+    peer: &SocketAddr,
     shutdown: &CancellationToken,
 ) -> Result<(), Closed> {
     tokio::select! {
@@ -119,9 +132,14 @@ async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         read = tokio::time::timeout(ctx.config.idle_timeout, conn.read_more()) => match read {
             Err(_) => Err(Closed::Idle),
             Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err(Closed::ByPeer),
+            Ok(Ok(false)) => {
+                if conn.buffered() > 0 {
+                    tracing::debug!(%peer, bytes = conn.buffered(), "peer closed mid-line");
+                }
+                Err(Closed::ByPeer)
+            }
             Ok(Err(e)) => {
-                tracing::debug!(error = %e, "read failed");
+                tracing::debug!(%peer, error = %e, "read failed");
                 Err(Closed::IoError)
             }
         },
@@ -154,9 +172,33 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
     // Boxed: the command futures (argon2, database calls) are large, and unboxed
     // they would be part of every idle connection's task. Measured with chat-bench
     // --idle 19000: see README "Benchmarks".
-    let response = Box::pin(cmd::dispatch(ctx, state.peer, request)).await;
+    let response = Box::pin(cmd::dispatch(ctx, state.peer.ip(), request)).await;
     if let Response::Error(reason) = &response {
         tracing::info!(verb, reason = %reason, "request failed");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryStore;
+    use crate::throttle::IpSlot;
+    use tokio::net::TcpStream;
+    use tokio::sync::OwnedSemaphorePermit;
+
+    /// Size of the future that `f` returns, without calling it.
+    fn future_size<A, B, C, D, E, F>(_: fn(A, B, C, D, E) -> F) -> usize {
+        size_of::<F>()
+    }
+
+    /// A waiting connection costs the server mostly its task, which is as large as
+    /// this future (plus ~200 bytes): a command's future (over 2 KB, hence the box in
+    /// `answer`) or a second copy of the connection inside it would show up on every
+    /// idle connection.
+    #[test]
+    fn a_connection_task_stays_small() {
+        let size = future_size(serve::<MemoryStore, TcpStream, (OwnedSemaphorePermit, IpSlot)>);
+        assert!(size <= 1024, "serve's future is {size} bytes");
+    }
 }

@@ -7,7 +7,6 @@
 //! nothing about it), and a copy of the database holds no usable token.
 
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -18,10 +17,14 @@ pub fn new_token() -> String {
 
 /// The key a session is stored under: hex SHA-256 of the token.
 pub fn token_key(token: &str) -> String {
+    // Every request computes this: a table, not `format!` (which showed up at ~5 %
+    // of an `inbox`'s server time in perf).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(token.as_bytes());
     let mut key = String::with_capacity(64);
     for byte in digest {
-        let _ = write!(key, "{byte:02x}");
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     key
 }

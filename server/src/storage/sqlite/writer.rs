@@ -126,6 +126,8 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.max_batch);
         let mut watch = tokio::time::interval(WATCH_EVERY);
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Warn when the watch starts failing and when it recovers, not 20 times a second.
+        let mut watch_failing = false;
         loop {
             tokio::select! {
                 taken = self.jobs.recv_many(&mut batch, self.max_batch) => {
@@ -135,8 +137,17 @@ impl Writer {
                     self.commit_batch(&mut batch).await;
                 }
                 _ = watch.tick() => {
-                    if let Err(e) = self.follow_others().await {
-                        tracing::warn!(error = %e, "checking the database for other writers");
+                    match self.follow_others().await {
+                        Ok(()) if watch_failing => {
+                            watch_failing = false;
+                            tracing::info!("checking the database for other writers works again");
+                        }
+                        Ok(()) => {}
+                        Err(e) if !watch_failing => {
+                            watch_failing = true;
+                            tracing::warn!(error = %e, "checking the database for other writers");
+                        }
+                        Err(e) => tracing::debug!(error = %e, "checking the database for other writers"),
                     }
                 }
             }

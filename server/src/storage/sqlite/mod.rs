@@ -861,6 +861,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_batch_of_sends_stores_none_of_them_and_the_next_one_works() {
+        let store = temp_store(SqliteOptions::default()).await;
+        let raw =
+            SqlitePool::connect_with(connect_options(store.path(), &SqliteOptions::default()))
+                .await
+                .expect("raw connection");
+        // ABORT undoes the statement but leaves its transaction open: the store
+        // must end it, or every later write would fail.
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        )
+        .execute(&raw)
+        .await
+        .expect("trigger");
+        let sends: Vec<_> = ["ok 1", "poison", "ok 2"]
+            .into_iter()
+            .map(|text| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append_message(msg("a", "b", text)).await })
+            })
+            .collect();
+        let mut failed = 0;
+        for send in sends {
+            if send.await.expect("join").is_err() {
+                failed += 1;
+            }
+        }
+        assert!(failed >= 1, "the poisoned send fails");
+        let after = store
+            .append_message(msg("a", "b", "after"))
+            .await
+            .expect("the writer goes on");
+        let texts: Vec<String> = store
+            .drain_inbox("b")
+            .await
+            .expect("drain")
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert!(!texts.contains(&"poison".to_string()), "{texts:?}");
+        assert_eq!(texts.len(), 4 - failed, "exactly the OK'd sends: {texts:?}");
+        assert_eq!(texts.last(), Some(&after.text));
+    }
+
+    #[tokio::test]
     async fn a_second_server_on_the_same_file_is_refused() {
         let store = temp_store(SqliteOptions::default()).await;
         let err = SqliteStore::open(store.path())

@@ -136,15 +136,7 @@ impl Store for MemoryStore {
     async fn append_message(&self, m: NewMessage) -> StoreResult<StoredMessage> {
         let mut state = self.lock();
         state.next_id += 1;
-        let stored = StoredMessage {
-            id: state.next_id,
-            from: m.from,
-            to: m.to,
-            from_display: m.from_display,
-            to_display: m.to_display,
-            text: m.text,
-            ts_ms: m.ts_ms,
-        };
+        let stored = m.stored(state.next_id);
         state
             .inbox
             .entry(stored.to.clone())

@@ -59,6 +59,21 @@ pub struct NewMessage {
     pub ts_ms: i64,
 }
 
+impl NewMessage {
+    /// This message, stored under `id`.
+    pub fn stored(self, id: i64) -> StoredMessage {
+        StoredMessage {
+            id,
+            from: self.from,
+            to: self.to,
+            from_display: self.from_display,
+            to_display: self.to_display,
+            text: self.text,
+            ts_ms: self.ts_ms,
+        }
+    }
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {

@@ -733,15 +733,7 @@ impl Store for PostgresStore {
                     .await?
             }
         };
-        Ok(StoredMessage {
-            id,
-            from: message.from,
-            to: message.to,
-            from_display: message.from_display,
-            to_display: message.to_display,
-            text: message.text,
-            ts_ms: message.ts_ms,
-        })
+        Ok(message.stored(id))
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

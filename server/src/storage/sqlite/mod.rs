@@ -511,6 +511,13 @@ mod tests {
         again
     }
 
+    /// A plain connection to the store's file, going around the store entirely.
+    async fn raw_connection(store: &SqliteStore) -> SqlitePool {
+        SqlitePool::connect_with(connect_options(store.path(), &SqliteOptions::default()))
+            .await
+            .expect("raw connection")
+    }
+
     /// A second handle on the same file, as `chat-server user` opens it.
     async fn admin(store: &SqliteStore) -> SqliteStore {
         let options = SqliteOptions {
@@ -822,10 +829,7 @@ mod tests {
         let store = temp_store(SqliteOptions::default()).await;
         assert!(store.drain_inbox("messi").await.expect("drain").is_empty());
         // Not through a store at all: raw SQL on a connection of its own.
-        let raw =
-            SqlitePool::connect_with(connect_options(store.path(), &SqliteOptions::default()))
-                .await
-                .expect("raw connection");
+        let raw = raw_connection(&store).await;
         let mut tx = raw.begin().await.expect("begin");
         sqlx::query(
             "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
@@ -863,10 +867,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_of_sends_stores_none_of_them_and_the_next_one_works() {
         let store = temp_store(SqliteOptions::default()).await;
-        let raw =
-            SqlitePool::connect_with(connect_options(store.path(), &SqliteOptions::default()))
-                .await
-                .expect("raw connection");
+        let raw = raw_connection(&store).await;
         // ABORT undoes the statement but leaves its transaction open: the store
         // must end it, or every later write would fail.
         sqlx::query(

@@ -73,6 +73,9 @@ pub(super) enum Op {
 /// What a write answers.
 #[derive(Debug)]
 pub(super) enum Done {
+    /// A send's id, as the batch's transaction answers it; the writer turns it into
+    /// `Message` (moving the job's message, not copying it) before replying.
+    Id(i64),
     Message(StoredMessage),
     Messages(Vec<StoredMessage>),
     Flag(bool),
@@ -173,6 +176,10 @@ impl Writer {
                 drop(hot);
                 for (job, done) in batch.drain(..).zip(done) {
                     if let Some(reply) = job.reply {
+                        let done = match (job.op, done) {
+                            (Op::Append(m), Done::Id(id)) => Done::Message(m.stored(id)),
+                            (_, done) => done,
+                        };
                         let _ = reply.send(Ok(done));
                     }
                 }
@@ -260,10 +267,7 @@ async fn run_batch(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Don
         let sends = rest
             .iter()
             .take(MAX_INSERT_ROWS)
-            .map_while(|job| match &job.op {
-                Op::Append(m) => Some(m),
-                _ => None,
-            })
+            .map_while(send_of)
             .collect::<Vec<_>>();
         if sends.is_empty() {
             done.push(apply(&mut tx, &first.op).await?);
@@ -275,7 +279,7 @@ async fn run_batch(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Don
                 .persistent(sends.len() == 1)
                 .execute(&mut *tx)
                 .await?;
-            done.extend(stored(&sends, &inserted)?);
+            done.extend(ids(sends.len(), &inserted)?);
         }
     }
     tx.commit().await?;
@@ -287,13 +291,15 @@ fn only_sends(batch: &[Job]) -> Option<Vec<&NewMessage>> {
     if batch.len() > MAX_INSERT_ROWS {
         return None;
     }
-    batch
-        .iter()
-        .map(|job| match &job.op {
-            Op::Append(m) => Some(m),
-            _ => None,
-        })
-        .collect()
+    batch.iter().map(send_of).collect()
+}
+
+/// The message of `job` if it is a send.
+fn send_of(job: &Job) -> Option<&NewMessage> {
+    match &job.op {
+        Op::Append(m) => Some(m),
+        _ => None,
+    }
 }
 
 /// A batch of sends only (what a send-heavy load makes) as one call to sqlx's
@@ -312,7 +318,7 @@ async fn append_in_one_call(
         .await;
     let outcome = results.and_then(|results| match results.as_slice() {
         // One result per statement; the INSERT's is the second.
-        [_, inserted, _] => stored(messages, inserted),
+        [_, inserted, _] => ids(messages.len(), inserted),
         other => Err(sqlx::Error::Protocol(format!(
             "a batch of sends gave {} results, not 3",
             other.len()
@@ -359,53 +365,34 @@ fn insert_messages(messages: &[&NewMessage], whole_transaction: bool) -> QueryBu
     insert
 }
 
-/// The stored messages of one `INSERT` of `messages` that reported `inserted`.
+/// The ids of the `count` messages of one `INSERT` that reported `inserted`.
 ///
 /// The ids are not read back row by row (`RETURNING` would stream one message per
 /// row from sqlx's worker thread): in a table with `AUTOINCREMENT`, each new row
 /// gets one more than the largest id ever used, so the rows of one `INSERT`, made
 /// under the write lock its transaction holds, get consecutive ids ending at
 /// `last_insert_rowid`.
-fn stored(
-    messages: &[&NewMessage],
-    inserted: &SqliteQueryResult,
-) -> Result<Vec<Done>, sqlx::Error> {
-    let count = u64::try_from(messages.len()).unwrap_or(u64::MAX);
-    if inserted.rows_affected() != count {
+fn ids(count: usize, inserted: &SqliteQueryResult) -> Result<Vec<Done>, sqlx::Error> {
+    let wanted = u64::try_from(count).unwrap_or(u64::MAX);
+    if inserted.rows_affected() != wanted {
         return Err(sqlx::Error::Protocol(format!(
             "{count} messages to insert, {} inserted",
             inserted.rows_affected()
         )));
     }
-    let first = inserted.last_insert_rowid() - i64::try_from(count).unwrap_or(i64::MAX) + 1;
-    Ok(messages
-        .iter()
-        .zip(first..)
-        .map(|(m, id)| {
-            Done::Message(StoredMessage {
-                id,
-                from: m.from.clone(),
-                to: m.to.clone(),
-                from_display: m.from_display.clone(),
-                to_display: m.to_display.clone(),
-                text: m.text.clone(),
-                ts_ms: m.ts_ms,
-            })
-        })
-        .collect())
+    let last = inserted.last_insert_rowid();
+    let first = last - i64::try_from(count).unwrap_or(i64::MAX) + 1;
+    Ok((first..=last).map(Done::Id).collect())
 }
 
 /// One write other than a send, inside the batch's transaction.
 async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Error> {
     Ok(match op {
-        Op::Append(m) => {
-            let inserted = insert_messages(&[m], false)
-                .build()
-                .execute(&mut *conn)
-                .await?;
-            stored(&[m], &inserted)?.pop().ok_or_else(|| {
-                sqlx::Error::Protocol("a message was inserted without an id".into())
-            })?
+        // `run_batch` inserts every send with the run of sends it belongs to.
+        Op::Append(_) => {
+            return Err(sqlx::Error::Protocol(
+                "internal error: a send outside a run of sends".into(),
+            ));
         }
         Op::Drain(username) => {
             // One statement: claiming and reading are one atomic step. RETURNING has

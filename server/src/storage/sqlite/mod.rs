@@ -32,17 +32,18 @@ mod writer;
 
 use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
 use hot::{Hot, Touched};
+use sqlx::Row;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Row};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
-use writer::{Done, Job, Op, Writer, lock as lock_hot, message_from_row, pair, unavailable};
+use tokio::sync::oneshot;
+use writer::{Done, Job, Op, Writer, lock as lock_hot, pair, unavailable};
 
 /// The schema's versioned migrations (`server/migrations/sqlite/`), embedded in the
 /// binary and applied in order at open.
@@ -99,6 +100,8 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     reads: SqlitePool,
+    /// Unbounded: every write but a session's touch or expiry waits for its answer,
+    /// so the queue holds at most one write per connection plus one touch per session.
     writer: mpsc::Sender<Job>,
     /// Held for a method call of `Hot` only, never across an `.await`.
     hot: Arc<Mutex<Hot>>,
@@ -116,6 +119,18 @@ struct Inner {
 /// How far `last_seen` may move before it is written (see the module docs).
 fn write_threshold(ttl_ms: i64) -> i64 {
     (ttl_ms / 10).clamp(0, MAX_TOUCH_LAG_MS)
+}
+
+fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredMessage, sqlx::Error> {
+    Ok(StoredMessage {
+        id: row.try_get(0)?,
+        from: row.try_get(1)?,
+        to: row.try_get(2)?,
+        from_display: row.try_get(3)?,
+        to_display: row.try_get(4)?,
+        text: row.try_get(5)?,
+        ts_ms: row.try_get(6)?,
+    })
 }
 
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
@@ -172,39 +187,43 @@ impl SqliteStore {
             .run(&reads)
             .await
             .map_err(|e| unavailable(&format!("cannot migrate {shown}"), e))?;
-        let mut conn = connect
-            .connect()
-            .await
-            .map_err(|e| unavailable(&format!("cannot open {shown}"), e))?;
-        // The version first: a commit landing during the load is then seen again.
-        let version = writer::data_version(&mut conn).await;
-        let loaded = writer::load(&mut conn).await;
-        let (version, (loaded, requested)) = version
-            .and_then(|v| Ok((v, loaded?)))
-            .map_err(|e| unavailable(&format!("cannot read {shown}"), e))?;
-        if server_lock.is_some() {
-            writer::confirm(&mut conn, requested)
-                .await
-                .map_err(|e| unavailable(&format!("cannot write {shown}"), e))?;
-        }
+        let writer_path = path.to_path_buf();
+        let busy_timeout = options.busy_timeout;
+        let confirms = server_lock.is_some();
+        let max_batch = options.max_batch.max(1);
+        let (conn, version, loaded) = tokio::task::spawn_blocking(move || {
+            let shown = writer_path.display();
+            let mut conn = writer::connect(&writer_path, busy_timeout)
+                .map_err(|e| unavailable(&format!("cannot open {shown}"), e))?;
+            // The version first: a commit landing during the load is then seen again.
+            let (version, (loaded, requested)) = writer::data_version(&conn)
+                .and_then(|v| Ok((v, writer::load(&mut conn)?)))
+                .map_err(|e| unavailable(&format!("cannot read {shown}"), e))?;
+            if confirms {
+                writer::confirm(&conn, requested)
+                    .map_err(|e| unavailable(&format!("cannot write {shown}"), e))?;
+            }
+            Ok::<_, StoreError>((conn, version, loaded))
+        })
+        .await
+        .map_err(|e| unavailable(&format!("cannot open {shown}"), e))??;
         let mut hot = Hot::default();
         hot.reload(loaded);
         let hot = Arc::new(Mutex::new(hot));
-        let max_batch = options.max_batch.max(1);
-        let (jobs_in, jobs) = mpsc::channel(4 * max_batch);
+        let (jobs_in, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(
-            Writer {
-                conn,
-                jobs,
-                max_batch,
-                commits: Arc::clone(&commits),
-                hot: Arc::clone(&hot),
-                data_version: Some(version),
-                confirms: server_lock.is_some(),
-            }
-            .run(),
-        );
+        Writer {
+            conn,
+            queue,
+            max_batch,
+            commits: Arc::clone(&commits),
+            hot: Arc::clone(&hot),
+            data_version: Some(version),
+            confirms,
+            open: Vec::with_capacity(max_batch),
+        }
+        .spawn()
+        .map_err(|e| unavailable("cannot start the database writer", e))?;
         let inner = Inner {
             reads,
             writer: jobs_in,
@@ -249,7 +268,6 @@ impl SqliteStore {
                 op,
                 reply: Some(reply),
             })
-            .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -393,18 +411,18 @@ impl Store for SqliteStore {
                     token: token.to_string(),
                     cutoff_ms: now_ms - ttl_ms,
                 };
-                let _ = self.inner.writer.try_send(Job { op, reply: None });
+                let _ = self.inner.writer.send(Job { op, reply: None });
                 Ok(None)
             }
             Touched::Live { username, write } => {
                 if let Some(last_seen_ms) = write {
-                    // Not waited for: only a restart reads it. If the queue is full,
-                    // a later request writes it instead.
+                    // Not waited for: only a restart reads it. If the writer has
+                    // stopped, a later request tries again.
                     let op = Op::Touch {
                         token: token.to_string(),
                         last_seen_ms,
                     };
-                    if self.inner.writer.try_send(Job { op, reply: None }).is_ok() {
+                    if self.inner.writer.send(Job { op, reply: None }).is_ok() {
                         hot.storing(token, last_seen_ms);
                     }
                 }

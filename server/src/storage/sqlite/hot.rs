@@ -4,7 +4,7 @@
 //!
 //! It is exact, not a best-effort cache, because every change goes through places
 //! that update it:
-//! - this process's writes all pass the one writer task, which applies each write's
+//! - this process's writes all pass the one writer thread, which applies each write's
 //!   effect here after its commit and before anyone is answered ([`Hot::committed`]);
 //! - other processes (`chat-server user ...`) are noticed by the writer through
 //!   SQLite's `data_version`, and the whole state is reloaded ([`Hot::reload`]);

@@ -8,7 +8,7 @@
 //! loss). Group commit makes `FULL` affordable: one fsync per batch, not per send.
 //!
 //! # Writes
-//! Every write of this process goes through one task (`writer`), which commits
+//! Every write of this process goes through one thread (`writer`), which commits
 //! whatever is queued in one transaction and answers each caller after the commit.
 //!
 //! # Reads: from memory
@@ -17,7 +17,7 @@
 //! read for history, account lists and the first lookup of an account. That is
 //! what lets polling cost no more than a `ping`. It needs the process to be the
 //! only server on the file (`lock`), and it notices `chat-server user` changes
-//! within [`WATCH_EVERY`](writer::WATCH_EVERY), which the command waits for.
+//! within `writer::WATCH_EVERY` (50 ms), which the command waits for.
 //!
 //! # Sessions: cheap `touch_session`
 //! Writing `last_seen` on every request would cost an fsync per request. The newest
@@ -142,7 +142,8 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
-/// Connection settings shared by the writer, the read pool and the `user` commands.
+/// Connection settings of the read pool (which also runs the migrations); the
+/// writer's connection gets the same from [`writer::connect`].
 fn connect_options(path: &Path, options: &SqliteOptions) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)

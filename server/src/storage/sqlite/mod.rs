@@ -101,7 +101,8 @@ pub struct SqliteStore {
 struct Inner {
     reads: SqlitePool,
     /// Unbounded: every write but a session's touch or expiry waits for its answer,
-    /// so the queue holds at most one write per connection plus one touch per session.
+    /// so the queue holds at most one write per connection plus touches and expiries
+    /// (each at most one per session at a time).
     writer: mpsc::Sender<Job>,
     /// Held for a method call of `Hot` only, never across an `.await`.
     hot: Arc<Mutex<Hot>>,
@@ -221,7 +222,7 @@ impl SqliteStore {
             hot: Arc::clone(&hot),
             data_version: Some(version),
             confirms,
-            open: Vec::with_capacity(max_batch),
+            open: Vec::new(),
         }
         .spawn()
         .map_err(|e| unavailable("cannot start the database writer", e))?;

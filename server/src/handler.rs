@@ -7,10 +7,10 @@
 //! Most connections spend their life waiting for the peer, so what a waiting
 //! connection holds is the server's memory per client: its task (this module's
 //! future, sized by its largest waiting state) and its socket. Logging therefore
-//! holds nothing either: connection events carry the peer address as a field, and a
-//! `request` span with the peer exists only while a request is being answered, so
-//! the commands' own log lines still say who asked. Measured with `chat-bench --idle`:
-//! see README "Benchmarks".
+//! holds nothing either: connection events and failed requests carry the peer
+//! address as a field, and the commands that log on success (logins, registrations,
+//! logouts) run in a `request` span naming the peer. Measured with `chat-bench
+//! --idle`: see README "Benchmarks".
 
 use crate::cmd;
 use crate::connection::Connection;
@@ -113,9 +113,7 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 return Closed::IoError;
             }
         };
-        // The commands log inside this span, so their lines name the peer too.
-        let span = tracing::info_span!("request", peer = %state.peer);
-        let response = answer(ctx, frame, state).instrument(span).await;
+        let response = answer(ctx, frame, state).await;
         conn.queue(&response);
     }
 }
@@ -160,23 +158,46 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         Frame::Line(line) => line,
         Frame::InvalidUtf8 => return Response::error("invalid UTF-8"),
     };
+    let peer = state.peer;
     let request = match Request::parse(&line) {
         Ok(request) => request,
         Err(e) => {
-            tracing::info!(error = %e, "bad request");
+            tracing::info!(%peer, error = %e, "bad request");
             return Response::error(e.to_string());
         }
     };
     // Never log the request itself: it may carry a password or a token.
     let verb = request.verb();
+    let spanned = logs_on_success(&request);
     // Boxed: the command futures (argon2, database calls) are large, and unboxed
     // they would be part of every idle connection's task. Measured with chat-bench
     // --idle 19000: see README "Benchmarks".
-    let response = Box::pin(cmd::dispatch(ctx, state.peer.ip(), request)).await;
+    let command = Box::pin(cmd::dispatch(ctx, peer.ip(), request));
+    let response = match spanned {
+        // Their own log lines ("logged in", ...) name the peer through this span.
+        true => {
+            command
+                .instrument(tracing::info_span!("request", %peer))
+                .await
+        }
+        // Polls and sends log only when they fail (below), so they are spared a
+        // span: making one, formatting the peer into it and entering it at each
+        // poll was 5% of the server's CPU under `inbox` load (perf, bench/README.md).
+        false => command.await,
+    };
     if let Response::Error(reason) = &response {
-        tracing::info!(verb, reason = %reason, "request failed");
+        tracing::info!(%peer, verb, reason = %reason, "request failed");
     }
     response
+}
+
+/// Whether `request`'s command logs when it succeeds (logins, registrations,
+/// logouts: rare, and worth a line naming the peer).
+fn logs_on_success(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Login { .. } | Request::Register { .. } | Request::Logout { .. }
+    )
 }
 
 #[cfg(test)]
@@ -200,5 +221,68 @@ mod tests {
     fn a_connection_task_stays_small() {
         let size = future_size(serve::<MemoryStore, TcpStream, (OwnedSemaphorePermit, IpSlot)>);
         assert!(size <= 1024, "serve's future is {size} bytes");
+    }
+
+    /// The log lines a test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    /// Polls and sends run without a span, so the lines an operator looks for must
+    /// still say who asked: a failed request's line names the peer itself, and a
+    /// login's "logged in" (logged inside the command) names it through its span.
+    #[tokio::test]
+    async fn failures_and_logins_name_the_peer() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let store = MemoryStore::new();
+        crate::users::seed_demo_users(&store)
+            .await
+            .expect("demo users");
+        let ctx = Context::new(store, crate::Config::default());
+        let peer: SocketAddr = "192.0.2.7:4321".parse().expect("address");
+        let mut state = State::new(&ctx, peer);
+        let line = |text: &str| Frame::Line(text.to_string());
+
+        let refused = answer(&ctx, line("inbox not-a-token"), &mut state).await;
+        assert!(matches!(refused, Response::Error(_)), "{refused:?}");
+        let logged_in = answer(&ctx, line("auth messi surabaya"), &mut state).await;
+        assert!(matches!(logged_in, Response::LoggedIn(_)), "{logged_in:?}");
+
+        let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("UTF-8 logs");
+        let line_with = |what: &str| {
+            text.lines()
+                .find(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("no {what:?} line in:\n{text}"))
+                .to_string()
+        };
+        let failed = line_with("request failed");
+        assert!(failed.contains("peer=192.0.2.7:4321"), "{failed}");
+        assert!(failed.contains("inbox"), "{failed}");
+        let login = line_with("logged in");
+        assert!(login.contains("peer=192.0.2.7:4321"), "{login}");
     }
 }

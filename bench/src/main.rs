@@ -2,6 +2,7 @@
 
 use chat_bench::{Options, raise_nofile_limit};
 use clap::Parser as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -28,10 +29,14 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(chat_bench::run(&opts)) {
         Ok(report) => {
-            if opts.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_text());
+            let text = match opts.json {
+                true => format!("{}\n", report.to_json()),
+                false => report.to_text(),
+            };
+            // Not `print!`, which panics when stdout is a pipe closed early (`| head`).
+            if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+                eprintln!("chat-bench: cannot write the report: {e}");
+                return ExitCode::from(2);
             }
             if opts.fail_on_error && report.failed() {
                 eprintln!(

@@ -270,3 +270,32 @@ async fn register_creates_missing_accounts() {
     assert_clean(&report);
     assert_eq!(report.users, 5);
 }
+
+/// A report written into a pipe nobody reads any more (`chat-bench ... | head -c0`)
+/// ends the tool with an error message and exit status 2, not a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_reported_not_a_panic() {
+    let s = server(bench_config()).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-bench"))
+        .args(["--addr", &s.addr.to_string(), "-w", "ping", "-c", "1"])
+        .args(["--duration", "200ms", "--warmup", "0s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn chat-bench");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .await
+        .expect("read stderr");
+    let status = child.wait().await.expect("wait");
+    assert_eq!(status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("cannot write the report") && !stderr.contains("panicked"),
+        "stderr: {stderr}"
+    );
+}

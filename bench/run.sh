@@ -23,7 +23,9 @@
 # Environment: ROUNDS (5), ROUND_DURATION (5s), DURATION (10s, the other runs),
 #   WARMUP (1s), OUT (bench/results.json), IDLE_N (19000), MIX_N (10000),
 #   CURVE ("1 10 50 500 5000"), TOTAL_TIMEOUT (seconds for the whole script, 1500),
-#   CARGO_TARGET_DIR.
+#   PROFILE (release; debug reuses the test build, for smoke runs), CHECK (1: exit 1
+#   when any run failed, counted errors or did no work; the figures are never
+#   pass/fail), CARGO_TARGET_DIR.
 set -euo pipefail
 
 if [ -z "${CHAT_BENCH_BOUNDED:-}" ]; then
@@ -70,10 +72,13 @@ free_port() {
 }
 
 # ---------------------------------------------------------------- build
-log "building release binaries (chat-server, chat-bench)"
-cargo build --release --quiet -p chat-server -p chat-bench
-SERVER=$TARGET/release/chat-server
-BENCH=$TARGET/release/chat-bench
+PROFILE=${PROFILE:-release}
+log "building $PROFILE binaries (chat-server, chat-bench)"
+build_flags=(--quiet -p chat-server -p chat-bench)
+[ "$PROFILE" = release ] && build_flags+=(--release)
+cargo build "${build_flags[@]}"
+SERVER=$TARGET/$PROFILE/chat-server
+BENCH=$TARGET/$PROFILE/chat-bench
 
 # ---------------------------------------------------------------- redis-server
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -239,4 +244,6 @@ export NPROC=$(nproc)
 export KERNEL=$(uname -r)
 export REDIS_VERSION=$(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2)
 export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT"
+report_flags=()
+[ "${CHECK:-0}" = 1 ] && report_flags+=(--check)
+python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT" "${report_flags[@]}"

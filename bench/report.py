@@ -27,6 +27,8 @@ TARGETS = (  # (run, least share of redis PING)
     ("chat ping @50", None),
 )
 INBOX_P99_LIMIT_US = 1000
+# The ratio columns of the rounds table: (run, reference).
+RATIOS = (("chat inbox @50", REDIS_PING), ("chat send @50", REDIS_PING), ("chat send @50", REDIS_AOF))
 
 
 def ms(us):
@@ -75,8 +77,7 @@ def rounds_table(rounds):
             r = rounds[k].get(n)
             cells.append(f"{r['ops_per_s']:,.0f} ({ms(lat(r, 'p99_us'))})" if ok(r) else "FAILED")
         one = {k: rounds[k]}
-        for name, ref in (("chat inbox @50", REDIS_PING), ("chat send @50", REDIS_PING),
-                          ("chat send @50", REDIS_AOF)):
+        for name, ref in RATIOS:
             q = ratios(one, name, ref)
             cells.append(f"{q[0]:.0%}" if q else "-")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
@@ -85,8 +86,7 @@ def rounds_table(rounds):
         ops = [rounds[k][n]["ops_per_s"] for k in rounds if ok(rounds[k].get(n))]
         p99 = [lat(rounds[k][n], "p99_us") for k in rounds if ok(rounds[k].get(n))]
         med.append(f"{statistics.median(ops):,.0f} ({ms(statistics.median(p99))})" if ops else "-")
-    for name, ref in (("chat inbox @50", REDIS_PING), ("chat send @50", REDIS_PING),
-                      ("chat send @50", REDIS_AOF)):
+    for name, ref in RATIOS:
         q = ratios(rounds, name, ref)
         med.append(f"{statistics.median(q):.0%}" if q else "-")
     lines.append("| median | " + " | ".join(med) + " |")

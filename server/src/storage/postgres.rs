@@ -64,7 +64,7 @@
 //! `Unavailable`. (Across nodes, PostgreSQL itself groups the WAL flushes of
 //! concurrent commits.)
 
-use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Row};
@@ -245,6 +245,8 @@ struct Inner {
     batches: Arc<AtomicU64>,
     op_timeout: Duration,
     description: String,
+    /// Waiting `sync` requests on this node, woken after this node's commits.
+    wakeups: Wakeups,
     /// Tests park their scratch schema here so it lives as long as the store.
     #[cfg(test)]
     keep: std::sync::Mutex<Option<testing::ScratchSchema>>,
@@ -366,6 +368,7 @@ impl PostgresStore {
             appends,
             batches,
             op_timeout: options.op_timeout,
+            wakeups: Wakeups::new(),
             description: format!("postgres {shown} (pool of {max_connections})"),
             #[cfg(test)]
             keep: std::sync::Mutex::new(None),
@@ -733,7 +736,55 @@ impl Store for PostgresStore {
                     .await?
             }
         };
+        self.inner.wakeups.wake(&message.from);
+        self.inner.wakeups.wake(&message.to);
         Ok(message.stored(id))
+    }
+
+    async fn sync(
+        &self,
+        username: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        self.timed("reading messages to sync", async {
+            let rows = sqlx::query(
+                "SELECT * FROM ( \
+                   (SELECT id, sender, recipient, sender_display, recipient_display, body, ts_ms FROM messages \
+                    WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3) \
+                   UNION ALL \
+                   (SELECT id, sender, recipient, sender_display, recipient_display, body, ts_ms FROM messages \
+                    WHERE sender = $1 AND recipient <> $1 AND id > $2 ORDER BY id LIMIT $3)) AS mine \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(username)
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.inner.pool)
+            .await?;
+            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+    }
+
+    async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
+        let done = self
+            .timed(
+                "acknowledging messages",
+                sqlx::query(
+                    "UPDATE messages SET delivered_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
+                     WHERE recipient = $1 AND delivered_at_ms IS NULL AND id <= $2",
+                )
+                .bind(username)
+                .bind(up_to_id)
+                .execute(&self.inner.pool),
+            )
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    fn wakeups(&self) -> &Wakeups {
+        &self.inner.wakeups
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

@@ -54,6 +54,15 @@
 //! committed: the client got `ERROR` and may send again, so it may be delivered
 //! twice; never zero times after an `OK`.)
 //!
+//! # Statements die with their call
+//! Every pooled connection starts with `statement_timeout` and
+//! `idle_in_transaction_session_timeout` equal to [`PostgresOptions::op_timeout`] and
+//! `client_connection_check_interval = 1s` (PostgreSQL 14 or later), unless the connect
+//! string's `options` sets them. So a call the node gave up on, or a node that was
+//! killed, leaves no statement running in PostgreSQL past that time: abandoning a
+//! query in the driver only closes or resets the connection, which PostgreSQL
+//! notices only when it next talks to it.
+//!
 //! # Commits: group commit
 //! Sends go to two appender tasks. An appender takes every send queued (up to
 //! [`PostgresOptions::max_batch`]), stores them with one `INSERT ... SELECT FROM
@@ -91,6 +100,10 @@ use url::split_params;
 /// the binary and applied in order at open (several nodes starting at once take
 /// turns: sqlx holds an advisory lock while it migrates).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How often PostgreSQL checks, during a long statement, that the node is still
+/// connected (and ends the statement if not).
+const CONNECTION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A pooled connection idle this long is pinged before it is used again.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -166,6 +179,30 @@ fn connect_options(url: &PostgresUrl) -> StoreResult<(PgConnectOptions, Option<u
     Ok((options, pool_size))
 }
 
+/// Server-side limits for the connections of a node's pool, as `(setting, value)`
+/// pairs for the startup packet (`-c setting=value`): PostgreSQL itself ends a
+/// statement that runs longer than a call may take (`statement_timeout`, so a call
+/// the node gave up on, or a node that died, leaves nothing running past it), a
+/// transaction left open (`idle_in_transaction_session_timeout`), and checks during
+/// long statements whether the node is still connected
+/// (`client_connection_check_interval`, PostgreSQL 14+). A setting already in the
+/// connect string's `options` wins. The migration connection gets none of them
+/// (building an index on a big table may take longer).
+fn session_settings(op_timeout: Duration, given: Option<&str>) -> Vec<(&'static str, String)> {
+    let ms = op_timeout.as_millis().max(1);
+    [
+        ("statement_timeout", format!("{ms}ms")),
+        ("idle_in_transaction_session_timeout", format!("{ms}ms")),
+        (
+            "client_connection_check_interval",
+            format!("{}ms", CONNECTION_CHECK_INTERVAL.as_millis()),
+        ),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !given.is_some_and(|options| options.contains(name)))
+    .collect()
+}
+
 impl PostgresStore {
     /// Connects to `url` with default options (the connect string's `pool_size`
     /// overrides the pool size) and runs pending migrations. Also returns whether
@@ -200,7 +237,11 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect_lazy_with(connect.clone());
+            .connect_lazy_with(
+                connect
+                    .clone()
+                    .options(session_settings(options.op_timeout, connect.get_options())),
+            );
         // Check and migrate on a connection of its own, with the longer budget.
         let mut conn = match tokio::time::timeout(options.connect_timeout, connect.connect()).await
         {

@@ -383,3 +383,107 @@ async fn concurrent_sends_all_commit_with_distinct_ids() {
         store.batches()
     );
 }
+
+#[test]
+fn session_settings_bound_statements_unless_the_url_sets_them() {
+    let all = super::session_settings(Duration::from_secs(5), None);
+    assert_eq!(
+        all,
+        [
+            ("statement_timeout", "5000ms".to_string()),
+            ("idle_in_transaction_session_timeout", "5000ms".to_string()),
+            ("client_connection_check_interval", "1000ms".to_string()),
+        ]
+    );
+    let given = super::session_settings(
+        Duration::from_secs(5),
+        Some("-c search_path=x -c statement_timeout=1min"),
+    );
+    assert_eq!(given.len(), 2, "{given:?}");
+    assert!(given.iter().all(|(name, _)| *name != "statement_timeout"));
+}
+
+/// Whether a backend of this store's database still runs `query_start`-ed
+/// `pg_sleep` statements with `marker` in their text.
+async fn still_running(base: &str, marker: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(base)
+        .await
+        .expect("connect");
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
+    )
+    .bind(marker)
+    .fetch_one(&mut conn)
+    .await
+    .expect("pg_stat_activity");
+    let _ = conn.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_ends_statements_that_outlive_their_call_or_node() {
+    let Some(store) = scratch_store(
+        "the_database_ends_statements_that_outlive_their_call_or_node",
+        PostgresOptions {
+            op_timeout: Duration::from_secs(2),
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&store.inner.pool)
+        .await
+        .expect("show");
+    assert_eq!(shown, "2s");
+    let shown: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(&store.inner.pool)
+        .await
+        .expect("show");
+    assert_eq!(shown, "2s");
+
+    // A statement longer than a call may take is ended by PostgreSQL itself.
+    let err = sqlx::query("SELECT pg_sleep(30) -- outlives its call")
+        .execute(&store.inner.pool)
+        .await
+        .expect_err("ended by the database");
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+
+    // A node that goes away mid-statement (its connections closed under the
+    // statement, as when the process is killed) leaves nothing running: here the
+    // statement would otherwise sleep for a minute.
+    let marker = format!("abandoned_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = store.inner.pool.acquire().await.expect("acquire");
+    let sql = format!("SELECT pg_sleep(60) -- {marker}");
+    let running = tokio::spawn(async move {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await;
+        // Dropped with the task: the socket closes under the statement.
+    });
+    let base = testing::base_url();
+    let mut seen = false;
+    for _ in 0..50 {
+        if still_running(&base, &marker).await > 0 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the statement started");
+    running.abort();
+    let _ = running.await;
+    store.close().await;
+    let mut left = -1;
+    for _ in 0..100 {
+        left = still_running(&base, &marker).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the abandoned statement still runs in PostgreSQL");
+}

@@ -83,13 +83,27 @@ async fn append_loop(
     }
 }
 
+/// The advisory lock every message-inserting transaction takes before it draws ids
+/// (an SQL expression; one lock per schema, so scratch schemas do not contend).
+/// Taken in the statement's one-time filter, before the first `nextval`, and held
+/// until the transaction has committed and become visible, so transactions draw ids
+/// and become visible in the same order: a reader that sees id N sees every
+/// committed id below N. The inbox cursors and `sync` rely on it (see the module
+/// docs of [`super`]).
+macro_rules! order_lock_key {
+    () => {
+        "hashtextextended('chat-server messages ' || current_schema(), 0)"
+    };
+}
+
 /// Stores one message with its own `INSERT` (grouping off); returns its id.
 pub(super) async fn insert_one(pool: &PgPool, m: &NewMessage) -> Result<i64, sqlx::Error> {
     let (lo, hi) = pair(&m.from, &m.to);
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
+         SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::int8, $7::text, $8::text WHERE (SELECT pg_advisory_xact_lock(", order_lock_key!(), ")) IS NOT NULL \
+         RETURNING id",
+    ))
     .bind(&m.from)
     .bind(&m.to)
     .bind(&m.from_display)
@@ -115,14 +129,15 @@ async fn insert_batch(pool: &PgPool, batch: &[Append]) -> Result<Vec<i64>, sqlx:
         .map(|a| a.message.text.as_bytes().to_vec())
         .collect();
     let times: Vec<i64> = batch.iter().map(|a| a.message.ts_ms).collect();
-    let mut ids: Vec<i64> = sqlx::query_scalar(
+    let mut ids: Vec<i64> = sqlx::query_scalar(concat!(
         "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
          SELECT s, r, sd, rd, b, t, lo, hi \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[], $7::text[], $8::text[]) \
               WITH ORDINALITY AS batch (s, r, sd, rd, b, t, lo, hi, n) \
+         WHERE (SELECT pg_advisory_xact_lock(", order_lock_key!(), ")) IS NOT NULL \
          ORDER BY n \
          RETURNING id",
-    )
+    ))
     .bind(column(|m| &m.from))
     .bind(column(|m| &m.to))
     .bind(column(|m| &m.from_display))

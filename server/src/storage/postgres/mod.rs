@@ -17,21 +17,25 @@
 //! own clocks with stored times (`last_seen_ms`), so keep them in sync (NTP): a node
 //! whose clock is off by `d` sees sessions expire `d` early or late.
 //!
+//! # Ids in commit order
+//! Ids come from an identity column (a sequence), and every transaction that inserts
+//! messages first takes one advisory lock per schema and holds it until it has
+//! committed (`order_lock_key` in `append.rs`). So transactions draw ids and become
+//! visible in the same order: whoever sees id N sees every committed id below it,
+//! and a reader's "everything above N" never misses a message that commits later.
+//! Inserts of all nodes queue on that lock for the length of one commit, which group
+//! commit makes one per batch of sends.
+//!
 //! # Exactly-once drains
-//! [`drain_inbox`](super::Store::drain_inbox) is one statement that locks, marks and returns
-//! the recipient's undelivered rows (`FOR UPDATE SKIP LOCKED` in a materialized CTE,
-//! then `UPDATE ... RETURNING`). A concurrent drain on another node skips the rows
-//! this one holds instead of waiting for them, and a row marked delivered by a
-//! committed drain no longer matches, so no message comes out twice; a drain that
-//! fails rolls back and leaves its rows for the next one, so none is lost. An empty
-//! inbox (the common case for polling clients) costs one index probe and no write.
-//!
-//! # Ids
-//! Ids come from an identity column (a sequence), so an append that starts after
-//! another one returned gets a larger id. Under concurrent sends ids are allocated
-//! in start order but committed in any order, so a drain may rarely return id 11
-//! before a later drain returns id 10; each message is still delivered once.
-//!
+//! What `inbox` has handed out of a recipient's messages is then always a prefix by
+//! id, kept as one cursor per recipient (see `inbox.rs`). An empty inbox costs one
+//! read-only statement (two index probes). A drain claims chunks of at most 1 000
+//! messages, each in a short transaction under an advisory lock for the recipient,
+//! so concurrent drains on any node queue instead of scanning each other's rows, and
+//! each message comes out once. A chunk that fails rolls back and leaves its
+//! messages for the next drain. No message row is ever updated, so draining leaves
+//! no dead row versions for VACUUM.
+
 //! # Sessions: cheap `touch_session`
 //! Every request touches its session; writing `last_seen` each time would turn every
 //! read into a write (a WAL record and a flush at commit). `touch_session` is one
@@ -74,6 +78,7 @@
 //! concurrent commits.)
 
 mod append;
+mod inbox;
 mod store;
 pub mod testing;
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The [`Store`] calls of [`PostgresStore`]: one SQL statement each.
 
 use super::super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
-use super::PostgresStore;
 use super::append::{Append, insert_one};
+use super::{PostgresStore, inbox};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
@@ -20,7 +20,7 @@ pub(super) fn write_threshold(ttl_ms: i64) -> i64 {
     (ttl_ms / 10).clamp(0, MAX_TOUCH_LAG_MS)
 }
 
-fn message_from_row(row: &PgRow) -> Result<StoredMessage, sqlx::Error> {
+pub(super) fn message_from_row(row: &PgRow) -> Result<StoredMessage, sqlx::Error> {
     let body: Vec<u8> = row.try_get(5)?;
     Ok(StoredMessage {
         id: row.try_get(0)?,
@@ -233,43 +233,57 @@ impl Store for PostgresStore {
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
-        self.timed("counting an inbox", async {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages \
-                 WHERE recipient = $1 AND delivered_at_ms IS NULL LIMIT $2) AS waiting",
+        let count: i64 = self
+            .timed(
+                "counting an inbox",
+                sqlx::query_scalar(inbox::COUNT)
+                    .bind(username)
+                    .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+                    .fetch_one(&self.inner.pool),
             )
-            .bind(username)
-            .bind(i64::try_from(cap).unwrap_or(i64::MAX))
-            .fetch_one(&self.inner.pool)
             .await?;
-            Ok(u64::try_from(count).unwrap_or(0))
-        })
-        .await
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn drain_inbox(&self, username: &str) -> StoreResult<Vec<StoredMessage>> {
-        // One statement claims and returns (see the module docs of [`super`]). MATERIALIZED: the
-        // locking scan runs exactly once. RETURNING has no defined order, hence the
-        // sort.
-        let mut messages = self
-            .timed("draining an inbox", async {
-                let rows = sqlx::query(
-                    "WITH claimed AS MATERIALIZED ( \
-                         SELECT id FROM messages WHERE recipient = $1 AND delivered_at_ms IS NULL \
-                         ORDER BY id FOR UPDATE SKIP LOCKED) \
-                     UPDATE messages AS m \
-                     SET delivered_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
-                     FROM claimed WHERE m.id = claimed.id AND m.delivered_at_ms IS NULL \
-                     RETURNING m.id, m.sender, m.recipient, m.sender_display, m.recipient_display, m.body, m.ts_ms",
-                )
-                .bind(username)
-                .fetch_all(&self.inner.pool)
-                .await?;
-                rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()
-            })
+        // See `inbox.rs`: a read-only probe, then chunks under the recipient's lock.
+        let waiting: bool = self
+            .timed(
+                "reading an inbox",
+                sqlx::query_scalar(inbox::PROBE)
+                    .bind(username)
+                    .fetch_one(&self.inner.pool),
+            )
             .await?;
-        messages.sort_by_key(|m| m.id);
-        Ok(messages)
+        let mut messages = Vec::new();
+        if !waiting {
+            return Ok(messages);
+        }
+        loop {
+            match self
+                .timed(
+                    "draining an inbox",
+                    inbox::claim_chunk(&self.inner.pool, username),
+                )
+                .await
+            {
+                Ok(chunk) => {
+                    let last =
+                        usize::try_from(inbox::DRAIN_CHUNK).map_or(true, |full| chunk.len() < full);
+                    messages.extend(chunk);
+                    if last {
+                        return Ok(messages);
+                    }
+                }
+                Err(e) if messages.is_empty() => return Err(e),
+                // Earlier chunks are committed as delivered: hand them out; the rest
+                // stays for the next drain.
+                Err(e) => {
+                    tracing::warn!(error = %e, delivered = messages.len(), "an inbox drain stopped early");
+                    return Ok(messages);
+                }
+            }
+        }
     }
 
     async fn history(

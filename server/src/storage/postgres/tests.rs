@@ -487,3 +487,107 @@ async fn the_database_ends_statements_that_outlive_their_call_or_node() {
     }
     assert_eq!(left, 0, "the abandoned statement still runs in PostgreSQL");
 }
+
+/// Queues `n` messages for `to` with one statement (as many sends would).
+async fn queue_many(store: &PostgresStore, to: &str, n: i64) {
+    sqlx::query(
+        "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
+         SELECT 'zz', $1, 'zz', $1, convert_to('m' || i, 'UTF8'), i, $1, 'zz' FROM generate_series(1, $2) AS i",
+    )
+    .bind(to)
+    .bind(n)
+    .execute(&store.inner.pool)
+    .await
+    .expect("queue");
+}
+
+/// Shared buffers one run of the empty-inbox probe of `username` touches (from
+/// `EXPLAIN (ANALYZE, BUFFERS)`, generic plan, as a prepared statement gets).
+async fn probe_buffers(store: &PostgresStore, username: &str) -> i64 {
+    let mut conn = store.inner.pool.acquire().await.expect("acquire");
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await
+        .expect("set");
+    let sql = format!(
+        "EXPLAIN (ANALYZE, BUFFERS) {}",
+        super::inbox::PROBE.replace("$1", &format!("'{username}'"))
+    );
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain");
+    sqlx::query("RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await
+        .expect("reset");
+    // The first `Buffers:` line is the top node's: its children's included.
+    let line = plan
+        .iter()
+        .find(|l| l.trim_start().starts_with("Buffers:"))
+        .unwrap_or_else(|| panic!("no buffers in {plan:#?}"));
+    let count = |key: &str| -> i64 {
+        line.split([' ', ','])
+            .find_map(|part| part.strip_prefix(key))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(plan.iter().all(|l| !l.contains("Seq Scan")), "{plan:#?}");
+    count("hit=") + count("read=")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_inbox_drained_by_many_at_once_comes_out_once_and_leaves_polls_cheap() {
+    const QUEUED: i64 = 20_000;
+    let Some(store) = scratch_store(
+        "a_big_inbox_drained_by_many_at_once",
+        PostgresOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    queue_many(&store, "b", QUEUED).await;
+    queue_many(&store, "other", QUEUED).await;
+    let ctids_before: Vec<String> =
+        sqlx::query_scalar("SELECT ctid::text FROM messages ORDER BY id")
+            .fetch_all(&store.inner.pool)
+            .await
+            .expect("ctids");
+    let drains: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.drain_inbox("b").await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for drain in drains {
+        let got = drain.await.expect("join").expect("drain");
+        assert!(got.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+        ids.extend(got.into_iter().map(|m| m.id));
+    }
+    let delivered = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), delivered, "a message came out twice");
+    assert_eq!(delivered, 20_000, "every message came out");
+    assert!(store.drain_inbox("b").await.expect("drain").is_empty());
+    // Draining rewrote no message row (no dead versions left for VACUUM).
+    let ctids_after: Vec<String> =
+        sqlx::query_scalar("SELECT ctid::text FROM messages ORDER BY id")
+            .fetch_all(&store.inner.pool)
+            .await
+            .expect("ctids");
+    let moved = ctids_before
+        .iter()
+        .zip(&ctids_after)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(moved, 0, "draining rewrote {moved} message rows");
+    // Polling the drained inbox, an untouched one and a never-seen user costs a few
+    // index pages, not a walk over what was delivered or queued.
+    for user in ["b", "other", "nobody"] {
+        let buffers = probe_buffers(&store, user).await;
+        assert!(buffers <= 8, "{user}: {buffers} buffers for one poll");
+    }
+}

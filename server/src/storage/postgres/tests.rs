@@ -591,3 +591,82 @@ async fn a_big_inbox_drained_by_many_at_once_comes_out_once_and_leaves_polls_che
         assert!(buffers <= 8, "{user}: {buffers} buffers for one poll");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_reader_never_skips_ids_committed_by_two_nodes() {
+    let Some(a) = scratch_store(
+        "a_cursor_reader_never_skips_ids",
+        PostgresOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let url = a
+        .inner
+        .keep
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .map(|s| s.postgres_url())
+        .expect("schema");
+    // A second node, grouping off: single INSERTs interleave with a's batches.
+    let (b, _) = PostgresStore::open_with(
+        &url,
+        PostgresOptions {
+            max_batch: 1,
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+    .expect("second node");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (pool, done) = (a.inner.pool.clone(), done.clone());
+        tokio::spawn(async move {
+            let (mut cursor, mut seen) = (0_i64, Vec::new());
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let ids: Vec<i64> =
+                    sqlx::query_scalar("SELECT id FROM messages WHERE id > $1 ORDER BY id")
+                        .bind(cursor)
+                        .fetch_all(&pool)
+                        .await
+                        .expect("read");
+                if let Some(last) = ids.last() {
+                    cursor = *last;
+                }
+                seen.extend(ids);
+                if finished {
+                    return seen;
+                }
+            }
+        })
+    };
+    let sends: Vec<_> = (0..400)
+        .map(|i| {
+            let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                node.append_message(msg("x", &format!("u{}", i % 7), "m"))
+                    .await
+                    .map(|m| m.id)
+            })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    for send in sends {
+        acked.push(send.await.expect("join").expect("append"));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.expect("reader");
+    acked.sort_unstable();
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "ids come out once, in order"
+    );
+    let missed: Vec<&i64> = acked
+        .iter()
+        .filter(|id| seen.binary_search(id).is_err())
+        .collect();
+    assert!(missed.is_empty(), "the cursor skipped {missed:?}");
+}

@@ -45,6 +45,25 @@ pub(super) const COUNT: &str = concat!(
     " LIMIT $2) AS waiting"
 );
 
+/// Moves `$1`'s cursor up to `$2` (a `sync` that names `after_id` has everything up
+/// to it), but never past the newest message visible now (a client's cursor from
+/// the future must not swallow messages not yet sent) and never back; returns how
+/// many undelivered messages that marked. Writes nothing when the cursor is already
+/// there (the common case: one read-only statement).
+pub(super) const ACKNOWLEDGE: &str = concat!(
+    "WITH old AS MATERIALIZED (SELECT ",
+    cursor!(),
+    " AS upto), \
+     new AS MATERIALIZED (SELECT LEAST($2, (SELECT COALESCE(max(id), 0) FROM messages WHERE recipient = $1)) AS upto), \
+     moved AS ( \
+         INSERT INTO inbox_cursors AS c (username, delivered_up_to) \
+         SELECT $1, new.upto FROM new, old WHERE new.upto > old.upto \
+         ON CONFLICT (username) DO UPDATE SET delivered_up_to = excluded.delivered_up_to \
+         WHERE c.delivered_up_to < excluded.delivered_up_to) \
+     SELECT COUNT(*) FROM messages, old, new \
+     WHERE recipient = $1 AND id > old.upto AND id <= new.upto"
+);
+
 /// The per-recipient drain lock, `$1` the recipient (two-key form: a space of its
 /// own beside the insert-order lock; hash collisions only make two recipients
 /// queue behind each other).

@@ -87,7 +87,7 @@ mod url;
 
 pub use url::PostgresUrl;
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, Wakeups};
 use append::{Append, start_appenders};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -162,6 +162,9 @@ struct Inner {
     batches: Arc<AtomicU64>,
     op_timeout: Duration,
     description: String,
+    /// Waiting `sync` requests on this node, woken after commits (this node's, and
+    /// other nodes' through `LISTEN`).
+    wakeups: Wakeups,
     /// Tests park their scratch schema here so it lives as long as the store.
     #[cfg(test)]
     keep: std::sync::Mutex<Option<testing::ScratchSchema>>,
@@ -280,6 +283,7 @@ impl PostgresStore {
             appends,
             batches,
             op_timeout: options.op_timeout,
+            wakeups: Wakeups::new(),
             description: format!("postgres {shown} (pool of {max_connections})"),
             #[cfg(test)]
             keep: std::sync::Mutex::new(None),

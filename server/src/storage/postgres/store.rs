@@ -1,6 +1,8 @@
 //! The [`Store`] calls of [`PostgresStore`]: one SQL statement each.
 
-use super::super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use super::super::{
+    NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
+};
 use super::append::{Append, insert_one};
 use super::{PostgresStore, inbox};
 use sqlx::Row;
@@ -229,7 +231,56 @@ impl Store for PostgresStore {
                     .await?
             }
         };
+        self.inner.wakeups.wake(&message.from);
+        self.inner.wakeups.wake(&message.to);
         Ok(message.stored(id))
+    }
+
+    async fn sync(
+        &self,
+        username: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        // Two bounded range scans (messages_by_recipient, messages_by_sender), each
+        // stopping after `limit` rows: the cost follows the page, not the history.
+        // Ids are visible in commit order, so nothing above `after_id` commits later
+        // below what this returns.
+        self.timed("reading messages to sync", async {
+            let rows = sqlx::query(
+                "SELECT * FROM ( \
+                   (SELECT id, sender, recipient, sender_display, recipient_display, body, ts_ms FROM messages \
+                    WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3) \
+                   UNION ALL \
+                   (SELECT id, sender, recipient, sender_display, recipient_display, body, ts_ms FROM messages \
+                    WHERE sender = $1 AND recipient <> $1 AND id > $2 ORDER BY id LIMIT $3)) AS mine \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(username)
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.inner.pool)
+            .await?;
+            rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+    }
+
+    async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
+        let marked: i64 = self
+            .timed(
+                "acknowledging messages",
+                sqlx::query_scalar(inbox::ACKNOWLEDGE)
+                    .bind(username)
+                    .bind(up_to_id)
+                    .fetch_one(&self.inner.pool),
+            )
+            .await?;
+        Ok(u64::try_from(marked).unwrap_or(0))
+    }
+
+    fn wakeups(&self) -> &Wakeups {
+        &self.inner.wakeups
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

@@ -28,10 +28,8 @@ GROUP BY recipient;
 DROP INDEX messages_undelivered;
 ALTER TABLE messages DROP COLUMN delivered_at_ms;
 
--- The inbox (a recipient's messages above their cursor) and `sync` (everything a
--- user sent or received above a client's cursor): range scans by id.
-CREATE INDEX messages_by_recipient ON messages (recipient, id);
-CREATE INDEX messages_by_sender ON messages (sender, id);
+-- The inbox is now a recipient's messages above their cursor: a range of
+-- messages_by_recipient (0003), which `sync` uses too.
 
 -- Messages change only by INSERT: no VACUUM is needed for them to stay cheap to
 -- read. The cursors are updated on every drain: keep them small even where

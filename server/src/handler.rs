@@ -324,6 +324,30 @@ mod tests {
         assert!(size <= 1024, "serve's future is {size} bytes");
     }
 
+    /// A connection waiting in `sync` holds its task plus the boxed wait future
+    /// (which embeds the store's `sync` read). The idle target is 5 KiB per
+    /// connection (issue 14): the wait must stay well inside it.
+    #[tokio::test]
+    async fn a_waiting_sync_stays_small() {
+        // The store the binary serves with: its futures include SQLite's and
+        // PostgreSQL's reads.
+        let store = crate::storage::open::AnyStore::Memory(MemoryStore::new());
+        let ctx = Context::new(store, crate::Config::default());
+        let (stream, _other) = tokio::io::duplex(64);
+        let mut conn = Connection::new(stream, 1024);
+        let mut state = State::new(&ctx, "192.0.2.7:4321".parse().expect("address"));
+        let shutdown = CancellationToken::new();
+        let waiting = cmd::sync::Waiting {
+            username: "messi".into(),
+            after_id: 0,
+            presence: true,
+            deadline: tokio::time::Instant::now(),
+        };
+        let wait = wait_for_sync(&ctx, &mut conn, &mut state, &shutdown, waiting);
+        let size = std::mem::size_of_val(&wait);
+        assert!(size <= 2048, "the wait future is {size} bytes");
+    }
+
     /// The log lines a test reads back.
     #[derive(Clone, Default)]
     struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -164,6 +164,10 @@ pub struct DeliveryReport {
     pub foreign: u64,
     /// Sends that started more than one interval late (the tool could not keep pace).
     pub late_sends: u64,
+    /// From the sender's OK to the receipt (chat only), for messages sent in the window.
+    pub ok_latency: Option<Latency>,
+    /// Of those, received before the sender had read its OK (counted as 0).
+    pub received_before_ok: u64,
     /// How long receivers kept reading after the window, seconds.
     pub drain_s: f64,
     /// Server CPU (user + system) in the window, seconds (with --server-pid).
@@ -341,6 +345,14 @@ fn write_delivery(out: &mut String, d: &DeliveryReport) {
         "  lost:     {} of {} expected; duplicates {}; unexpected {}; foreign {}; late sends {} (drain {:.1}s)",
         d.lost, d.expected, d.duplicates, d.unexpected, d.foreign, d.late_sends, d.drain_s
     );
+    if let Some(l) = &d.ok_latency {
+        let _ = writeln!(
+            out,
+            "  from OK:  {} ({} received before their OK)",
+            latency_line(l),
+            d.received_before_ok
+        );
+    }
     let cpu = match (d.server_cpu_s, d.server_cpu_us_per_message) {
         (Some(s), Some(per)) => format!("{s:.2}s, {per:.1} µs per message received"),
         (Some(s), None) => format!("{s:.2}s"),

@@ -160,6 +160,7 @@ async fn irc_pairs_deliver_everything_once() {
     assert_eq!((d.protocol, d.receive, d.pairs), ("irc", "push", 3));
     assert!(d.server_cpu_s.is_some());
     assert_eq!(d.receiver_requests, 0);
+    assert_eq!(d.ok_latency, None, "IRC has no OK");
     assert!(!report.failed());
 }
 
@@ -348,6 +349,9 @@ async fn chat_sync_receivers_get_everything_once() {
         report.to_text()
     );
     assert_eq!(d.sent, chat.messages.lock().unwrap().len() as u64);
+    let from_ok = d.ok_latency.expect("latency from the OK");
+    assert_eq!(from_ok.count, d.delivered);
+    assert!(from_ok.p50_us <= report.latency.expect("latency").p50_us);
     // Waiting receivers ask again only after an answer: at most one per message plus
     // the one each has waiting (and the two set-up requests).
     assert!(

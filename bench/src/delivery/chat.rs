@@ -258,9 +258,14 @@ async fn sender(
         }
         sleep_until(at.into()).await;
         shared.check_late(at, Instant::now(), schedule.interval);
-        let line = format!("{prefix}{}\r\n", shared.stamp(stream, k).encode());
+        let stamp = shared.stamp(stream, k);
+        log.sent_us.push(stamp.sent_us);
+        let line = format!("{prefix}{}\r\n", stamp.encode());
         match timeout_at(deadline.into(), conn.round_trip(line.as_bytes())).await {
-            Ok(Ok(outcome)) => log.ok.push(counters.outcome(outcome)),
+            Ok(Ok(outcome)) => {
+                log.ok_us.push(shared.micros(Instant::now()));
+                log.ok.push(counters.outcome(outcome));
+            }
             Ok(Err(e)) => {
                 counters.failure(&e);
                 log.ok.push(false);

@@ -214,7 +214,9 @@ async fn sender(
             Wake::Send => {
                 let at = shared.epoch + schedule.at(k);
                 shared.check_late(at, Instant::now(), schedule.interval);
-                let text = shared.stamp(stream, k).encode();
+                let stamp = shared.stamp(stream, k);
+                log.sent_us.push(stamp.sent_us);
+                let text = stamp.encode();
                 let sent = conn
                     .send(format!("PRIVMSG {target} :{text}\r\n").as_bytes())
                     .await;

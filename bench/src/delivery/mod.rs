@@ -9,7 +9,8 @@
 //! time ([`tally::Stamp`]). The receivers keep reading until `--drain` after the
 //! window. Latency is from just before the send line is written to the moment the
 //! receiver has read the line or reply that carries the message; it is recorded for
-//! messages sent inside the window. Every message of the run counts for lost (accepted
+//! messages sent inside the window; over chat also from the sender's OK (the OK may
+//! come after the receipt: such messages count 0 and are counted). Every message of the run counts for lost (accepted
 //! by the server, never received by the end of the drain) and duplicates (received
 //! again). Server CPU (utime + stime of `--server-pid`) is read at the window's start
 //! and end and divided by the messages first received inside the window.
@@ -21,13 +22,13 @@ pub mod tally;
 
 use crate::cli::{Options, Protocol, Receive};
 use crate::report::{DeliveryReport, Errors, Latency, Report};
-use crate::stats::{Recorder, Samples, Window};
+use crate::stats::{Recorder, Samples, Window, new_histogram};
 use anyhow::{Result, bail};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tally::{ReceiverLog, SenderLog, Stamp, account, cpu_time};
+use tally::{ReceiverLog, SenderLog, Stamp, account, cpu_time, ok_to_arrival};
 
 /// Who sends to whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +103,14 @@ impl Shared {
         }
     }
 
+    /// Microseconds from the epoch to `at` (0 before it).
+    pub fn micros(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
     /// The stamp of message `seq` of `stream`, sent now.
     pub fn stamp(&self, stream: u32, seq: u32) -> Stamp {
-        let sent_us = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let sent_us = self.micros(Instant::now());
         Stamp {
             tag: self.tag,
             stream,
@@ -120,7 +126,7 @@ impl Shared {
             log.foreign += 1;
             return;
         };
-        if log.record(&stamp, self.tag) != 1 {
+        if log.record(&stamp, self.tag, self.micros(at)) != 1 {
             return;
         }
         let sent = self.epoch + Duration::from_micros(stamp.sent_us);
@@ -210,6 +216,12 @@ impl Finished {
         let delivered = latency.len();
         let seconds = shared.window.seconds();
         let totals = account(&self.senders, &self.receivers);
+        let window_us = shared.micros(shared.window.start)..shared.micros(shared.window.end);
+        let (after_ok, before_ok) = ok_to_arrival(&self.senders, &self.receivers, window_us);
+        let mut ok_histogram = new_histogram();
+        for us in after_ok {
+            ok_histogram.saturating_record(us.saturating_mul(1000).max(1));
+        }
         let received = shared.received_in_window.load(Ordering::Relaxed);
         let requests = shared.requests_in_window.load(Ordering::Relaxed);
         let cpu_us_per_message = match (self.cpu, received) {
@@ -237,6 +249,8 @@ impl Finished {
             unexpected: totals.unexpected,
             foreign: totals.foreign,
             late_sends: shared.late_sends.load(Ordering::Relaxed),
+            ok_latency: Latency::of(&ok_histogram),
+            received_before_ok: before_ok,
             drain_s: opts.effective_drain().as_secs_f64(),
             server_cpu_s: self.cpu.map(|c| c.as_secs_f64()),
             server_cpu_us_per_message: cpu_us_per_message,

@@ -81,6 +81,11 @@ impl Schedule {
 pub struct SenderLog {
     /// Per message number: accepted.
     pub ok: Vec<bool>,
+    /// Per message number: when it was sent, µs from the epoch.
+    pub sent_us: Vec<u64>,
+    /// Per message number: when the server's OK was read, µs from the epoch (chat
+    /// only; empty over IRC).
+    pub ok_us: Vec<u64>,
 }
 
 /// What one receiver got from the stream it listens to.
@@ -92,7 +97,12 @@ pub struct ReceiverLog {
     pub counts: Vec<u32>,
     /// Texts that were not this run's messages of this stream.
     pub foreign: u64,
+    /// Per message number: the first arrival, µs from the epoch ([`NOT_YET`] if none).
+    pub first_us: Vec<u64>,
 }
+
+/// `first_us` of a message that has not arrived.
+pub const NOT_YET: u64 = u64::MAX;
 
 impl ReceiverLog {
     /// A receiver of `stream`.
@@ -105,7 +115,7 @@ impl ReceiverLog {
 
     /// Counts an arrival of `stamp`; returns how many times it has arrived now
     /// (1 for the first time), or 0 when it is foreign (another run or stream).
-    pub fn record(&mut self, stamp: &Stamp, tag: u32) -> u32 {
+    pub fn record(&mut self, stamp: &Stamp, tag: u32, at_us: u64) -> u32 {
         if stamp.tag != tag || stamp.stream != self.stream {
             self.foreign += 1;
             return 0;
@@ -113,8 +123,10 @@ impl ReceiverLog {
         let seq = stamp.seq as usize;
         if self.counts.len() <= seq {
             self.counts.resize(seq + 1, 0);
+            self.first_us.resize(seq + 1, NOT_YET);
         }
         self.counts[seq] += 1;
+        self.first_us[seq] = self.first_us[seq].min(at_us);
         self.counts[seq]
     }
 }
@@ -163,6 +175,35 @@ pub fn account(senders: &[SenderLog], receivers: &[ReceiverLog]) -> Totals {
         t.foreign += r.foreign;
     }
     t
+}
+
+/// From the sender's OK to the first arrival, in µs, of every message sent inside
+/// `window_us` (µs from the epoch) that has an OK and arrived; and how many of those
+/// arrived before their OK was read (they count as 0).
+pub fn ok_to_arrival(
+    senders: &[SenderLog],
+    receivers: &[ReceiverLog],
+    window_us: std::ops::Range<u64>,
+) -> (Vec<u64>, u64) {
+    let (mut samples, mut before) = (Vec::new(), 0);
+    for r in receivers {
+        let Some(s) = senders.get(r.stream as usize) else {
+            continue;
+        };
+        for (seq, &first) in r.first_us.iter().enumerate() {
+            let (Some(&sent), Some(&ok_at)) = (s.sent_us.get(seq), s.ok_us.get(seq)) else {
+                continue;
+            };
+            if first == NOT_YET || !window_us.contains(&sent) || !s.ok[seq] {
+                continue;
+            }
+            if first < ok_at {
+                before += 1;
+            }
+            samples.push(first.saturating_sub(ok_at));
+        }
+    }
+    (samples, before)
 }
 
 /// utime + stime of a `/proc/PID/stat` text, in clock ticks. The command name (field
@@ -233,24 +274,22 @@ mod tests {
             seq,
             sent_us: 0,
         };
-        assert_eq!(r.record(&s(2, 3), 9), 1);
-        assert_eq!(r.record(&s(2, 3), 9), 2);
-        assert_eq!(r.record(&s(1, 0), 9), 0);
-        assert_eq!(r.record(&s(2, 0), 8), 0);
+        assert_eq!(r.record(&s(2, 3), 9, 50), 1);
+        assert_eq!(r.record(&s(2, 3), 9, 40), 2);
+        assert_eq!(r.record(&s(1, 0), 9, 60), 0);
+        assert_eq!(r.record(&s(2, 0), 8, 70), 0);
         assert_eq!(r.counts, vec![0, 0, 0, 2]);
+        assert_eq!(r.first_us, vec![NOT_YET, NOT_YET, NOT_YET, 40]);
         assert_eq!(r.foreign, 2);
     }
 
     #[test]
     fn lost_duplicated_and_unexpected_are_told_apart() {
-        let senders = vec![
-            SenderLog {
-                ok: vec![true, true, true, false],
-            },
-            SenderLog {
-                ok: vec![true, true],
-            },
-        ];
+        let log = |ok: Vec<bool>| SenderLog {
+            ok,
+            ..SenderLog::default()
+        };
+        let senders = vec![log(vec![true, true, true, false]), log(vec![true, true])];
         let mut a = ReceiverLog::new(0);
         a.counts = vec![1, 0, 3, 1]; // 1 lost, 2 duplicates, 1 unexpected (not OK'd)
         let mut b = ReceiverLog::new(1);
@@ -271,6 +310,20 @@ mod tests {
         // Fan-out: two receivers of one stream each need every message.
         let fan = account(&senders[..1], &[ReceiverLog::new(0), ReceiverLog::new(0)]);
         assert_eq!((fan.expected, fan.lost), (6, 6));
+    }
+
+    #[test]
+    fn latency_from_the_ok_counts_early_arrivals_as_zero() {
+        let sender = SenderLog {
+            ok: vec![true, true, false, true],
+            sent_us: vec![100, 200, 300, 900],
+            ok_us: vec![150, 260, 350, 950],
+        };
+        let mut r = ReceiverLog::new(0);
+        // 0: after its OK; 1: before its OK; 2: not accepted; 3: sent outside the window.
+        r.first_us = vec![170, 230, 330, 960];
+        let (samples, before) = ok_to_arrival(&[sender], &[r], 0..500);
+        assert_eq!((samples, before), (vec![20, 0], 1));
     }
 
     #[test]

@@ -32,7 +32,7 @@
 #   PROFILE (release; debug reuses the test build, for smoke runs), CHECK (1: exit 1
 #   when any run failed, counted errors, lost or duplicated a message, or did no
 #   work; the figures are never pass/fail), CARGO_TARGET_DIR.
-#   Delivery: DELIVERY (0 skips the section), DELIVERY_PAIRS ("1000 9000") with
+#   Delivery: DELIVERY (0 skips the section; DELIVERY_ONLY=1 runs only it), DELIVERY_PAIRS ("1000 9000") with
 #   DELIVERY_RATES ("0.5 0.1", messages/s per sender, one per pair count),
 #   DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s), DELIVERY_DRAIN (5s), FANOUT_MEMBERS
 #   ("199 999"), FANOUT_RATE (5). With PROFILE=debug (smoke runs) they default to
@@ -92,6 +92,8 @@ cargo build "${build_flags[@]}"
 SERVER=$TARGET/$PROFILE/chat-server
 BENCH=$TARGET/$PROFILE/chat-bench
 
+# DELIVERY_ONLY=1 runs only the delivery section (no redis, sections 1-4).
+if [ "${DELIVERY_ONLY:-0}" != 1 ]; then
 # ---------------------------------------------------------------- redis-server
 if ! command -v redis-server >/dev/null 2>&1; then
   log "installing redis-server"
@@ -131,6 +133,7 @@ start_redis "$AOF_PORT" redis-aof --appendonly yes --appendfsync always \
 AOF_PID=$STARTED_PID
 AOF_ADDR=127.0.0.1:$AOF_PORT
 log "redis-server on $AOF_ADDR (pid $AOF_PID), appendonly yes, appendfsync always, in $TMP/redis-aof"
+fi
 
 # ---------------------------------------------------------------- chat-server
 # Flags that a closed-loop benchmark needs: no per-connection request rate limit
@@ -208,6 +211,7 @@ TIMING=(--duration "$DURATION" --warmup "$WARMUP")
 ROUND_TIMING=(--duration "$ROUND_DURATION" --warmup "$WARMUP")
 PING=(--raw 'PING\r\n' --terminator '\r\n' --error-prefix -)
 
+if [ "${DELIVERY_ONLY:-0}" != 1 ]; then
 # ---------------------------------------------------------------- runs
 # 1. Side by side. Each round has a fresh chat-server; `--max-inbox 0` because nobody
 # drains during the send run, and the default limit (10 000 undelivered per
@@ -247,6 +251,7 @@ start_chat
 bench "chat mix @$MIX_N" --addr "$CHAT_ADDR" -w mix -c "$MIX_N" --poll-interval 1s --send-every 10s \
   --duration "$DURATION" --warmup 2s
 stop_chat
+fi
 
 # ---------------------------------------------------------------- delivery
 # skipped LABEL REASON: a run that could not be made, recorded with why (not a failure).

@@ -32,10 +32,11 @@
 #   PROFILE (release; debug reuses the test build, for smoke runs), CHECK (1: exit 1
 #   when any run failed, counted errors, lost or duplicated a message, or did no
 #   work; the figures are never pass/fail), CARGO_TARGET_DIR.
-#   Delivery: DELIVERY (0 skips the section; DELIVERY_ONLY=1 runs only it), DELIVERY_PAIRS ("1000 9000") with
-#   DELIVERY_RATES ("0.5 0.1", messages/s per sender, one per pair count),
-#   DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s), DELIVERY_DRAIN (5s), FANOUT_MEMBERS
-#   ("199 999"), FANOUT_RATE (5). With PROFILE=debug (smoke runs) they default to
+#   Delivery: DELIVERY (0 skips the section; DELIVERY_ONLY=1 runs only it),
+#   DELIVERY_PAIRS ("1000 9000") with DELIVERY_RATES ("0.5 0.1", messages/s per
+#   sender, one per pair count), DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s),
+#   DELIVERY_DRAIN (5s), FANOUT_MEMBERS ("199 999"), FANOUT_RATE (5). With
+#   PROFILE=debug (smoke runs) they default to
 #   2 pairs at 5/s and 3 members, for 1 s.
 set -euo pipefail
 

@@ -28,7 +28,7 @@
 # Usage: bash bench/run.sh
 # Environment: ROUNDS (5), ROUND_DURATION (5s), DURATION (10s, the other runs),
 #   WARMUP (1s), OUT (bench/results.json), IDLE_N (19000), MIX_N (10000),
-#   CURVE ("1 10 50 500 5000"), TOTAL_TIMEOUT (seconds for the whole script, 1500),
+#   CURVE ("1 10 50 500 5000"), TOTAL_TIMEOUT (seconds for the whole script, 3000),
 #   PROFILE (release; debug reuses the test build, for smoke runs), CHECK (1: exit 1
 #   when any run failed, counted errors, lost or duplicated a message, or did no
 #   work; the figures are never pass/fail), CARGO_TARGET_DIR.
@@ -36,8 +36,7 @@
 #   DELIVERY_PAIRS ("1000 9000") with DELIVERY_RATES ("0.5 0.1", messages/s per
 #   sender, one per pair count), DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s),
 #   DELIVERY_DRAIN (5s), FANOUT_MEMBERS ("199 999"), FANOUT_RATE (5). With
-#   PROFILE=debug (smoke runs) they default to
-#   2 pairs at 5/s and 3 members, for 1 s.
+#   PROFILE=debug (smoke runs) they default to 2 pairs at 5/s and 3 members, for 1 s.
 set -euo pipefail
 
 if [ -z "${CHAT_BENCH_BOUNDED:-}" ]; then

@@ -35,7 +35,8 @@
 #   Delivery: DELIVERY (0 skips the section; DELIVERY_ONLY=1 runs only it),
 #   DELIVERY_PAIRS ("1000 9000") with DELIVERY_RATES ("0.5 0.1", messages/s per
 #   sender, one per pair count), DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s),
-#   DELIVERY_DRAIN (5s), FANOUT_MEMBERS ("199 999"), FANOUT_RATE (5). With
+#   DELIVERY_DRAIN (5s), FANOUT_MEMBERS ("199 999"), FANOUT_RATE (5),
+#   DELIVERY_SERVERS ("chat inspircd ngircd": which servers to load). With
 #   PROFILE=debug (smoke runs) they default to 2 pairs at 5/s and 3 members, for 1 s.
 set -euo pipefail
 
@@ -274,6 +275,8 @@ if [ "${DELIVERY:-1}" != 0 ]; then
   DELIVERY_DRAIN=${DELIVERY_DRAIN:-$([ $small = 1 ] && echo 1s || echo 5s)}
   FANOUT_MEMBERS=${FANOUT_MEMBERS:-$([ $small = 1 ] && echo 3 || echo "199 999")}
   FANOUT_RATE=${FANOUT_RATE:-5}
+  DELIVERY_SERVERS=${DELIVERY_SERVERS:-"chat inspircd ngircd"}
+  wants() { [[ " $DELIVERY_SERVERS " == *" $1 "* ]]; }
   read -r -a pair_counts <<<"$DELIVERY_PAIRS"
   read -r -a pair_rates <<<"$DELIVERY_RATES"
   DTIMING=(--duration "$DELIVERY_DURATION" --warmup "$DELIVERY_WARMUP" --drain "$DELIVERY_DRAIN")
@@ -284,15 +287,17 @@ if [ "${DELIVERY:-1}" != 0 ]; then
   # shellcheck source=bench/peers.sh
   source "$ROOT/bench/peers.sh"
   PEERS=()
-  if install_peers; then
+  if ! wants inspircd && ! wants ngircd; then
+    :
+  elif install_peers; then
     port=$(free_port)
-    if start_inspircd "$port" "$TMP/inspircd"; then
+    if wants inspircd && start_inspircd "$port" "$TMP/inspircd"; then
       PEER_PIDS="$PEER_PIDS $STARTED_PID"
       PEERS+=("inspircd 127.0.0.1:$port $STARTED_PID")
       log "InspIRCd $(inspircd --version 2>/dev/null | head -n1) on 127.0.0.1:$port (pid $STARTED_PID)"
     fi
     port=$(free_port)
-    if start_ngircd "$port" "$TMP/ngircd"; then
+    if wants ngircd && start_ngircd "$port" "$TMP/ngircd"; then
       PEER_PIDS="$PEER_PIDS $STARTED_PID"
       PEERS+=("ngircd 127.0.0.1:$port $STARTED_PID")
       log "$(ngircd --version 2>/dev/null | head -n1 | cut -d- -f1) on 127.0.0.1:$port (pid $STARTED_PID)"
@@ -312,20 +317,22 @@ if [ "${DELIVERY:-1}" != 0 ]; then
     n=${pair_counts[$i]}
     rate=${pair_rates[$i]:-${pair_rates[0]}}
     shape="${n}x$rate"
-    # One chat-server for both receive modes: the accounts are registered once.
-    chat_flags=(--allow-register --max-inbox 0 --max-connections $((2 * n + 256)))
-    [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60)
-    start_chat "${chat_flags[@]}"
-    DLOAD=(-w delivery --pairs "$n" --rate "$rate" --register "${DTIMING[@]}")
-    if [ $HAS_SYNC = 1 ]; then
-      dbench "delivery chat: sync $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive sync \
-        --server-pid "$CHAT_PID"
-    else
-      skipped "delivery chat: sync $shape" "this chat-server has no sync command yet (issue 14)"
+    if wants chat; then
+      # One chat-server for both receive modes: the accounts are registered once.
+      chat_flags=(--allow-register --max-inbox 0 --max-connections $((2 * n + 256)))
+      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60)
+      start_chat "${chat_flags[@]}"
+      DLOAD=(-w delivery --pairs "$n" --rate "$rate" --register "${DTIMING[@]}")
+      if [ $HAS_SYNC = 1 ]; then
+        dbench "delivery chat: sync $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive sync \
+          --server-pid "$CHAT_PID"
+      else
+        skipped "delivery chat: sync $shape" "this chat-server has no sync command yet (issue 14)"
+      fi
+      dbench "delivery chat: inbox $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive inbox \
+        --poll-interval 1s --server-pid "$CHAT_PID"
+      stop_chat
     fi
-    dbench "delivery chat: inbox $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive inbox \
-      --poll-interval 1s --server-pid "$CHAT_PID"
-    stop_chat
     for peer in "${PEERS[@]}"; do
       read -r name addr pid <<<"$peer"
       dbench "delivery $name: push $shape" --addr "$addr" -w delivery --protocol irc \
@@ -333,7 +340,7 @@ if [ "${DELIVERY:-1}" != 0 ]; then
     done
   done
   for k in $FANOUT_MEMBERS; do
-    skipped "delivery chat: fan-out ${k}x$FANOUT_RATE" "chat-server has no groups yet (issue 18)"
+    wants chat && skipped "delivery chat: fan-out ${k}x$FANOUT_RATE" "chat-server has no groups yet (issue 18)"
     for peer in "${PEERS[@]}"; do
       read -r name addr pid <<<"$peer"
       dbench "delivery $name: fan-out ${k}x$FANOUT_RATE" --addr "$addr" -w delivery \

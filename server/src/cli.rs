@@ -31,8 +31,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Storage: `memory` (nothing survives a restart) or `sqlite://PATH`.
-    #[arg(long, global = true, env = "CHAT_DB")]
+    /// Storage: `memory` (nothing survives a restart); `sqlite://PATH` (or
+    /// `sqlite:PATH`), a SQLite file; or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (or `postgresql://`; `?pool_size=N`: connections per node), PostgreSQL shared by
+    /// several nodes. Default: the SQLite file chat.db in --data-dir.
+    #[arg(long, global = true, env = "CHAT_DB", value_name = "URL")]
     pub db: Option<String>,
 
     /// Directory of the default database file (default: the platform's data directory).
@@ -156,4 +159,23 @@ pub enum LogFormat {
 /// The clap definition of `chat-server`, for generating its manual and completions.
 pub fn command() -> clap::Command {
     Cli::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Operators learn the backends from `--help` and the manual page.
+    #[test]
+    fn db_help_names_every_backend() {
+        let command = command();
+        let db = command
+            .get_arguments()
+            .find(|a| a.get_id() == "db")
+            .expect("--db");
+        let help = db.get_help().expect("--db has help").to_string();
+        for backend in ["memory", "sqlite://", "postgres://"] {
+            assert!(help.contains(backend), "--db help lacks {backend}: {help}");
+        }
+    }
 }

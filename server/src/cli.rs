@@ -11,7 +11,7 @@ use std::time::Duration;
 /// A chat server for the course protocol (`auth`/`send`/`inbox`/`user_aktif`/`logout`
 /// and the `login`/`chat`/`kotakmasuk`/`user_on` dialect), durable by default.
 #[derive(Debug, Parser)]
-#[command(name = "chat-server", version = chat_build_info::VERSION, about, long_about = None)]
+#[command(name = "chat-server", version = chat_build_info::VERSION)]
 pub struct Cli {
     /// Address to listen on; repeat to listen on several. `tls://ADDR` serves TLS there,
     /// `tcp://ADDR` plain text; a bare ADDR is TLS when --tls-cert is given, else plain.
@@ -39,7 +39,7 @@ pub struct Cli {
     pub db: Option<String>,
 
     /// Directory of the default database file (default: the platform's data directory).
-    #[arg(long, global = true, env = "CHAT_DATA_DIR")]
+    #[arg(long, global = true, env = "CHAT_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Don't create the course's demo users (messi, henderson, lineker; password surabaya).

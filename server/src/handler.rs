@@ -15,6 +15,7 @@
 use crate::cmd;
 use crate::connection::Connection;
 use crate::context::Context;
+use crate::metrics::{self, Limit};
 use crate::storage::Store;
 use crate::throttle::RateLimit;
 use chat_protocol::{Frame, FrameError, Request, Response};
@@ -101,6 +102,7 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(FrameError::LineTooLong { limit }) => {
                 tracing::warn!(peer = %state.peer, limit, "line too long");
+                metrics::rejected(Limit::LineLength);
                 let _ = conn
                     .send(&Response::error(format!(
                         "line too long (limit {limit} bytes)"
@@ -150,19 +152,25 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         && !rate.allow(tokio::time::Instant::now())
     {
         let limit = ctx.config.max_request_rate;
+        metrics::rejected(Limit::RequestRate);
+        metrics::not_a_request();
         return Response::error(format!(
             "rate limit exceeded: at most {limit} requests per second"
         ));
     }
     let line = match frame {
         Frame::Line(line) => line,
-        Frame::InvalidUtf8 => return Response::error("invalid UTF-8"),
+        Frame::InvalidUtf8 => {
+            metrics::not_a_request();
+            return Response::error("invalid UTF-8");
+        }
     };
     let peer = state.peer;
     let request = match Request::parse(&line) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(%peer, error = %e, "bad request");
+            metrics::not_a_request();
             return Response::error(e.to_string());
         }
     };

@@ -11,13 +11,15 @@ pub mod register;
 pub mod send;
 
 use crate::context::Context;
+use crate::metrics::RequestTimer;
 use crate::storage::Store;
 use chat_protocol::{Request, Response};
 use std::net::IpAddr;
 
 /// Applies one request from `peer` and returns its response. Failures are
-/// `Response::Error`.
+/// `Response::Error`. Counted and timed in the metrics by verb.
 pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request) -> Response {
+    let timer = RequestTimer::start(request.verb());
     let result = match request {
         Request::Login {
             username, password, ..
@@ -41,5 +43,7 @@ pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request
         } => history::apply(ctx, &token, &peer, limit, before_id).await,
         Request::Ping => Ok(ping::apply()),
     };
-    result.unwrap_or_else(|error| error)
+    let response = result.unwrap_or_else(|error| error);
+    timer.finish(&response);
+    response
 }

@@ -65,6 +65,7 @@
 //! concurrent commits.)
 
 use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use crate::metrics::{self, Backend};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Row};
@@ -461,6 +462,7 @@ async fn append_loop(
             return;
         }
         // Bounded like every call, so a hung connection cannot stall sends for long.
+        let started = std::time::Instant::now();
         let stored = match tokio::time::timeout(op_timeout, insert_batch(&pool, &batch)).await {
             Ok(Ok(ids)) => Ok(ids),
             Ok(Err(e)) => Err(format!("storing messages: {e}")),
@@ -471,6 +473,7 @@ async fn append_loop(
         match stored {
             Ok(ids) => {
                 batches.fetch_add(1, Ordering::Relaxed);
+                metrics::store_committed(Backend::Postgres, ids.len(), started.elapsed());
                 for (job, id) in batch.drain(..).zip(ids) {
                     let _ = job.reply.send(Ok(id));
                 }

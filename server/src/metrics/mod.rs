@@ -10,7 +10,11 @@
 //! label up or allocates: a counter or gauge is one atomic add; a histogram
 //! observation takes the histogram's own uncontended lock (prometheus-client's
 //! `Histogram` is a mutex around its buckets) and compares against at most 16
-//! bucket bounds.
+//! bucket bounds. Measured on the two-core development VM (release build, 5 M
+//! operations, prometheus-client 0.26): a counter increment 16-17 ns (30-34 ns with
+//! two threads on one counter), a histogram observation 47-55 ns (90-98 ns
+//! contended), and the two clock reads that time a request 146 ns. A request so costs
+//! about 0.2-0.3 µs more, against several µs for the cheapest request (`ping`).
 //!
 //! # Labels
 //! Label values come from fixed lists in this module: the protocol's verbs

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chat_server_global_optspecs
-    string join \n listen= tls-cert= tls-key= db= data-dir= no-demo-users users= max-line= max-connections= idle-timeout= session-ttl= allow-register max-connections-per-ip= max-request-rate= max-message= max-inbox= max-sync-wait= login-backoff= login-backoff-loopback login-backoff-max= log-format= h/help V/version
+    string join \n listen= tls-cert= tls-key= db= data-dir= no-demo-users users= max-line= max-connections= idle-timeout= session-ttl= allow-register max-connections-per-ip= max-request-rate= max-message= max-inbox= max-sync-wait= login-backoff= login-backoff-loopback login-backoff-max= metrics-listen= log-format= h/help V/version
 end
 
 function __fish_chat_server_needs_command
@@ -41,6 +41,7 @@ complete -c chat-server -n "__fish_chat_server_needs_command" -l max-inbox -d 'M
 complete -c chat-server -n "__fish_chat_server_needs_command" -l max-sync-wait -d 'Longest a `sync` request waits for a message before answering with none (at most 60 s); clients asking more wait this long' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l login-backoff -d 'After 5 failed logins from an address or for a username, each further attempt waits this long before it is checked, doubling with each failure (0s: no backoff)' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l login-backoff-max -d 'Cap of the per-address login delay (the per-username one is capped at 5 s, so nobody can lock a user out from elsewhere)' -r
+complete -c chat-server -n "__fish_chat_server_needs_command" -l metrics-listen -d 'Serve Prometheus metrics at http://ADDR/metrics (off by default). The endpoint has no authentication: keep it on loopback or a private network' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l log-format -d 'Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c chat-server -n "__fish_chat_server_needs_command" -l no-demo-users -d 'Don\'t create the course\'s demo users (messi, henderson, lineker; password surabaya)'

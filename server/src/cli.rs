@@ -107,6 +107,11 @@ pub struct Cli {
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub login_backoff_max: Duration,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default). The
+    /// endpoint has no authentication: keep it on loopback or a private network.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -87,10 +87,10 @@ impl<S: Store> Context<S> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.hashing
-            .run(work)
-            .await
-            .ok_or_else(|| Response::error("server busy; try again"))
+        self.hashing.run(work).await.ok_or_else(|| {
+            crate::metrics::rejected(crate::metrics::Limit::HashingQueue);
+            Response::error("server busy; try again")
+        })
     }
 
     /// Checks a password against an account hash (or a dummy of equal cost).

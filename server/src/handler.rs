@@ -15,6 +15,7 @@
 use crate::cmd;
 use crate::connection::Connection;
 use crate::context::Context;
+use crate::metrics::{self, Limit};
 use crate::storage::Store;
 use crate::throttle::RateLimit;
 use chat_protocol::{Frame, FrameError, Request, Response};
@@ -113,6 +114,7 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(FrameError::LineTooLong { limit }) => {
                 tracing::warn!(peer = %state.peer, limit, "line too long");
+                metrics::rejected(Limit::LineLength);
                 let _ = conn
                     .send(&Response::error(format!(
                         "line too long (limit {limit} bytes)"
@@ -156,6 +158,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         return Err(Closed::IoError);
     }
     let listener = ctx.store.wakeups().listen(&waiting.username);
+    let _counted = metrics::SyncWaiting::start();
     // Bytes already buffered are the next request: answer at once.
     while conn.buffered() == 0 {
         // Armed before the store is read, so a commit in between still wakes us.
@@ -218,19 +221,25 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         && !rate.allow(tokio::time::Instant::now())
     {
         let limit = ctx.config.max_request_rate;
+        metrics::rejected(Limit::RequestRate);
+        metrics::not_a_request();
         return Answer::Now(Response::error(format!(
             "rate limit exceeded: at most {limit} requests per second"
         )));
     }
     let line = match frame {
         Frame::Line(line) => line,
-        Frame::InvalidUtf8 => return Answer::Now(Response::error("invalid UTF-8")),
+        Frame::InvalidUtf8 => {
+            metrics::not_a_request();
+            return Answer::Now(Response::error("invalid UTF-8"));
+        }
     };
     let peer = state.peer;
     let request = match Request::parse(&line) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(%peer, error = %e, "bad request");
+            metrics::not_a_request();
             return Answer::Now(Response::error(e.to_string()));
         }
     };
@@ -241,6 +250,9 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         presence,
     } = &request
     {
+        // Timed up to its first decision: a wait's length is the client's choice,
+        // not the server's latency.
+        let timer = metrics::RequestTimer::start("sync");
         let seen = &mut state.presence_seen;
         let step = Box::pin(cmd::sync::start(
             ctx,
@@ -252,9 +264,21 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         ))
         .await;
         return match step {
-            Ok(cmd::sync::Step::Answer(response)) => Answer::Now(response),
-            Ok(cmd::sync::Step::Wait(waiting)) => Answer::Wait(waiting),
+            Ok(cmd::sync::Step::Answer(response)) => {
+                timer.finish(&response);
+                Answer::Now(response)
+            }
+            Ok(cmd::sync::Step::Wait(waiting)) => {
+                timer.finish(&Response::Sync(chat_protocol::SyncAnswer {
+                    messages: Vec::new(),
+                    next: waiting.after_id,
+                    more: false,
+                    presence: None,
+                }));
+                Answer::Wait(waiting)
+            }
             Err(response) => {
+                timer.finish(&response);
                 if let Response::Error(reason) = &response {
                     tracing::info!(%peer, verb = "sync", reason = %reason, "request failed");
                 }

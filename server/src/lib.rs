@@ -16,6 +16,7 @@
 //! - [`storage`]: the `Store` trait and its backends.
 //! - [`cli`]: the command line (flags and `user` subcommands).
 //! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
+//! - [`metrics`]: Prometheus metrics and the `--metrics-listen` endpoint.
 //! - [`throttle`]: login backoff, connections per address, request rate.
 //! - [`presence`]: who came online or left, for waiting `sync` requests.
 #![warn(clippy::unwrap_used)]
@@ -29,6 +30,7 @@ pub mod context;
 pub mod handler;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod password;
 pub mod presence;
 pub mod session;

@@ -9,6 +9,7 @@
 use crate::config::Config;
 use crate::context::Context;
 use crate::handler;
+use crate::metrics::{self, Limit, ListenerKind};
 use crate::storage::Store;
 use crate::throttle::PerIpLimit;
 use chat_protocol::Response;
@@ -165,18 +166,25 @@ fn admit<S: Store>(
     let _ = socket.set_nodelay(true);
     let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
         tracing::warn!(%peer, limit = shared.ctx.config.max_connections, "connection refused: too many connections");
+        metrics::rejected(Limit::Connections);
         shared.tracker.spawn(refuse(socket, "too many connections"));
         return;
     };
     let Some(slot) = shared.per_ip.acquire(peer.ip()) else {
         tracing::warn!(%peer, limit = shared.ctx.config.max_connections_per_ip, "connection refused: too many from this address");
+        metrics::rejected(Limit::ConnectionsPerIp);
         shared
             .tracker
             .spawn(refuse(socket, "too many connections from your address"));
         return;
     };
     let (ctx, shutdown) = (shared.ctx.clone(), shared.shutdown.clone());
-    let held = (permit, slot);
+    let kind = if tls.is_some() {
+        ListenerKind::Tls
+    } else {
+        ListenerKind::Tcp
+    };
+    let held = (permit, slot, metrics::connection_opened(kind));
     // Plain and TLS connections are separate kinds of task: a task is as large as
     // its largest state, and a TLS handshake and session take several KB that a
     // plain connection must not reserve: with one kind of task, every plain

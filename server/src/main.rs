@@ -102,6 +102,7 @@ async fn serve<S: Store>(
         ..Config::default()
     };
     let listeners = bind_all(&cli).await?;
+    let metrics = bind_metrics(&cli).await?;
     tracing::info!(
         max_connections = config.max_connections,
         max_line = config.max_line,
@@ -110,6 +111,9 @@ async fn serve<S: Store>(
 
     let token = CancellationToken::new();
     tokio::spawn(signals.cancel_on_signal(token.clone()));
+    if let Some(metrics) = metrics {
+        tokio::spawn(chat_server::metrics::http::serve(metrics, token.clone()));
+    }
     chat_server::serve(listeners, store, config, token).await?;
     Ok(())
 }
@@ -144,6 +148,22 @@ async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
     }
     std::io::stdout().flush()?;
     Ok(listeners)
+}
+
+/// Binds `--metrics-listen`, if given, and prints `metrics on http://ADDR/metrics`
+/// (after the `listening on` lines).
+async fn bind_metrics(cli: &Cli) -> Result<Option<TcpListener>> {
+    let Some(addr) = cli.metrics_listen else {
+        return Ok(None);
+    };
+    let tcp = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding --metrics-listen {addr}"))?;
+    let addr = tcp.local_addr()?;
+    println!("metrics on http://{addr}/metrics");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "serving metrics");
+    Ok(Some(tcp))
 }
 
 /// Demo users have a published password: say so loudly when others can connect.

@@ -806,11 +806,14 @@ impl ServerProcess {
             let mut first = String::new();
             let _ = reader.read_line(&mut first);
             let _ = tx.send(first);
-            let mut rest = Vec::new();
-            let _ = reader.read_to_end(&mut rest);
-            sink.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(&rest);
+            // Line by line, so what comes after (`metrics on ...`) can be waited for.
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&line);
+                line.clear();
+            }
         });
         let fail = |child: &mut Child, why: String| {
             let _ = child.kill();
@@ -908,6 +911,23 @@ impl ServerProcess {
     /// What the server wrote to stdout after its `listening on` line, so far.
     pub fn stdout(&self) -> String {
         text_of(&self.stdout)
+    }
+
+    /// Waits (at most [`STARTUP_TIMEOUT`]) for a stdout line after the first that
+    /// starts with `prefix`, and returns the rest of that line.
+    pub async fn stdout_line(&self, prefix: &str) -> String {
+        eventually(
+            STARTUP_TIMEOUT,
+            &format!("a `{prefix}` line on stdout"),
+            || {
+                let found = self
+                    .stdout()
+                    .lines()
+                    .find_map(|line| line.strip_prefix(prefix).map(str::to_string));
+                async { found }
+            },
+        )
+        .await
     }
 }
 

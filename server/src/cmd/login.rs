@@ -6,6 +6,7 @@
 //! [`crate::throttle`]).
 
 use crate::context::{CmdResult, Context};
+use crate::metrics::{self, LoginFailure};
 use crate::session::{new_token, now_ms, token_key};
 use crate::storage::{Session, Store};
 use chat_protocol::{LoginInfo, Response};
@@ -21,6 +22,7 @@ pub async fn apply<S: Store>(
 ) -> CmdResult<Response> {
     if let Some(wait) = ctx.logins.delay(ip, username, Instant::now()) {
         tracing::info!(user = %username, delay = ?wait, "login delayed after failures");
+        metrics::login_delayed(wait);
         tokio::time::sleep(wait).await;
     }
     let user = ctx.store.user(username).await?;
@@ -30,11 +32,11 @@ pub async fn apply<S: Store>(
         Some(user) if matches => user,
         found => {
             ctx.logins.failed(ip, username, Instant::now());
-            let reason = if found.is_some() {
-                "wrong password"
-            } else {
-                "unknown user"
+            let (reason, failure) = match found {
+                Some(_) => ("wrong password", LoginFailure::WrongPassword),
+                None => ("unknown user", LoginFailure::UnknownUser),
             };
+            metrics::login_failed(failure);
             return Err(Response::error(reason));
         }
     };

@@ -12,13 +12,15 @@ pub mod send;
 pub mod sync;
 
 use crate::context::Context;
+use crate::metrics::RequestTimer;
 use crate::storage::Store;
 use chat_protocol::{Request, Response};
 use std::net::IpAddr;
 
 /// Applies one request from `peer` and returns its response. Failures are
-/// `Response::Error`.
+/// `Response::Error`. Counted and timed in the metrics by verb.
 pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request) -> Response {
+    let timer = RequestTimer::start(request.verb());
     let result = match request {
         Request::Login {
             username, password, ..
@@ -45,5 +47,7 @@ pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request
         // (`handler`); reaching here is a bug, answered rather than panicked on.
         Request::Sync { .. } => Err(Response::error("internal error: sync outside a connection")),
     };
-    result.unwrap_or_else(|error| error)
+    let response = result.unwrap_or_else(|error| error);
+    timer.finish(&response);
+    response
 }

@@ -4,6 +4,7 @@
 //! backends: committed), so an acknowledged message is never lost.
 
 use crate::context::{CmdResult, Context};
+use crate::metrics::{self, Limit};
 use crate::session::{now_ms, rfc3339_ms};
 use crate::storage::{NewMessage, Store};
 use chat_protocol::{Response, echo};
@@ -18,6 +19,7 @@ pub async fn apply<S: Store>(
     let from = ctx.authenticate(token).await?;
     let limit = ctx.config.max_message;
     if message.len() > limit {
+        metrics::rejected(Limit::MessageLength);
         return Err(Response::error(format!(
             "message too long (limit {limit} bytes)"
         )));
@@ -35,6 +37,7 @@ pub async fn apply<S: Store>(
             .await?
             >= max_inbox
     {
+        metrics::rejected(Limit::InboxFull);
         return Err(Response::error("recipient inbox full"));
     }
     let from_display = match ctx.store.user(&from).await? {
@@ -52,6 +55,7 @@ pub async fn apply<S: Store>(
             ts_ms: now_ms(),
         })
         .await?;
+    metrics::message_stored();
     Ok(Response::Sent {
         id: stored.id,
         ts: rfc3339_ms(stored.ts_ms),

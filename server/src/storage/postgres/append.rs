@@ -4,6 +4,7 @@
 use super::super::{NewMessage, StoreError, StoreResult};
 use super::PostgresOptions;
 use super::store::pair;
+use crate::metrics::{self, Backend};
 use sqlx::postgres::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,7 @@ async fn append_loop(
             return;
         }
         // Bounded like every call, so a hung connection cannot stall sends for long.
+        let started = std::time::Instant::now();
         let stored = match tokio::time::timeout(op_timeout, insert_batch(&pool, &batch)).await {
             Ok(Ok(ids)) => Ok(ids),
             Ok(Err(e)) => Err(format!("storing messages: {e}")),
@@ -69,6 +71,7 @@ async fn append_loop(
         match stored {
             Ok(ids) => {
                 batches.fetch_add(1, Ordering::Relaxed);
+                metrics::store_committed(Backend::Postgres, ids.len(), started.elapsed());
                 for (job, id) in batch.drain(..).zip(ids) {
                     let _ = job.reply.send(Ok(id));
                 }

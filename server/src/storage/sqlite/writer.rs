@@ -23,6 +23,7 @@
 //! in-memory state and confirms the change to that command (`admin_sync`).
 
 use super::hot::{Hot, Loaded};
+use crate::metrics::{self, Backend};
 use crate::storage::{NewMessage, Session, StoreError, StoredMessage, User, Wakeups};
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
@@ -241,6 +242,7 @@ impl Writer {
     /// Commits the open transaction (one fsync), applies it to memory, then answers
     /// each write in it.
     fn commit(&mut self) {
+        let started = Instant::now();
         let committed = self
             .conn
             .prepare_cached("COMMIT")
@@ -250,6 +252,7 @@ impl Writer {
             return;
         }
         tracing::trace!(writes = self.open.len(), "committed");
+        metrics::store_committed(Backend::Sqlite, self.open.len(), started.elapsed());
         self.commits.fetch_add(1, Ordering::Relaxed);
         let mut hot = lock(&self.hot);
         for (job, done) in &self.open {

@@ -22,16 +22,19 @@
 //! - [`json`]: JSON written the way Python's `json.dumps` writes it (ASCII only).
 //! - [`frame`]: splitting a byte stream into request lines and into responses.
 //! - [`error`]: what can go wrong while parsing.
+//! - [`foreign`]: lines of another protocol (HTTP, PROXY) that close the connection.
 #![warn(clippy::unwrap_used)]
 
 pub mod args;
 pub mod error;
+pub mod foreign;
 pub mod frame;
 pub mod json;
 pub mod request;
 pub mod response;
 
 pub use error::{FrameError, ParseError};
+pub use foreign::{Foreign, foreign_protocol};
 pub use frame::{Frame, LineDecoder, RESPONSE_TERMINATOR, ReplyDecoder};
 pub use request::{Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request, echo};
 pub use response::{

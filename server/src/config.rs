@@ -1,5 +1,6 @@
 //! Server settings that the connection handlers read: limits and policies.
 
+use crate::proxy_protocol::TrustedProxies;
 use crate::throttle::LoginBackoff;
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ pub struct Config {
     pub max_inbox: u64,
     /// Delays after failed logins.
     pub login_backoff: LoginBackoff,
+    /// Sources that must start each connection with a PROXY header, and only they
+    /// may (`--proxy-protocol-from`); empty by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -44,6 +48,7 @@ impl Default for Config {
             max_message: 16 * 1024,
             max_inbox: 10_000,
             login_backoff: LoginBackoff::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`listener`]: accept loops, connection limits, TLS, graceful shutdown ([`run`], [`serve`]).
 //! - [`tls`]: certificate loading for TLS listeners.
+//! - [`proxy_protocol`]: PROXY headers from trusted load balancers.
 //! - [`handler`]: one connection's request loop: idle timeout, login-failure limit.
 //! - [`connection`]: bytes to request lines and responses to bytes.
 //! - [`cmd`]: one file per command; [`cmd::dispatch`] maps a request to a response.
@@ -16,6 +17,7 @@
 //! - [`storage`]: the `Store` trait and its backends.
 //! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
 //! - [`throttle`]: login backoff, connections per address, request rate.
+//! - [`text_rules`]: which characters text may hold; [`log_escape`]: the text log's escaping.
 #![warn(clippy::unwrap_used)]
 
 pub mod accounts;
@@ -26,10 +28,13 @@ pub mod context;
 pub mod handler;
 pub mod limits;
 pub mod listener;
+pub mod log_escape;
 pub mod password;
+pub mod proxy_protocol;
 pub mod session;
 pub mod shutdown;
 pub mod storage;
+pub mod text_rules;
 pub mod throttle;
 pub mod tls;
 pub mod users;

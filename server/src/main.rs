@@ -6,7 +6,7 @@ use chat_server::storage::Store;
 use chat_server::storage::open::{DbLocation, open};
 use chat_server::storage::sqlite::Access;
 use chat_server::throttle::LoginBackoff;
-use chat_server::{Config, Listener, limits, shutdown, tls, users};
+use chat_server::{Config, Listener, limits, log_escape, proxy_protocol, shutdown, tls, users};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -112,6 +112,13 @@ struct Cli {
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     login_backoff_max: Duration,
 
+    /// Trust PROXY protocol headers (v1 and v2, e.g. haproxy `send-proxy`, nginx
+    /// `proxy_protocol on`) from this address or network (e.g. 10.0.0.5, 10.0.0.0/8);
+    /// repeat for several. Connections from there must start with one; their client
+    /// address then counts for limits and logs. Nobody else may send one.
+    #[arg(long, value_name = "CIDR", value_parser = proxy_protocol::parse_network)]
+    proxy_protocol_from: Vec<ipnet::IpNet>,
+
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -169,7 +176,8 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Text => builder.init(),
+        // Client bytes reach log fields on many paths: escape them all at once.
+        LogFormat::Text => builder.fmt_fields(log_escape::EscapedFields).init(),
         LogFormat::Json => builder.json().init(),
     }
 }
@@ -219,6 +227,10 @@ async fn serve<S: Store>(
     for listen in &cli.listen {
         warn_if_demo_users_exposed(&store, listen.addr).await;
     }
+    // Display names stored before the text rules (issue 17) are reported, not changed.
+    users::report_unsafe_display_names(&store)
+        .await
+        .context("checking stored display names")?;
 
     let (soft, _hard) = limits::raise_nofile_limit();
     let config = Config {
@@ -239,6 +251,7 @@ async fn serve<S: Store>(
             exempt_loopback: !cli.login_backoff_loopback,
             ..LoginBackoff::default()
         },
+        trusted_proxies: proxy_protocol::TrustedProxies::new(cli.proxy_protocol_from.clone()),
         ..Config::default()
     };
     let listeners = bind_all(&cli).await?;

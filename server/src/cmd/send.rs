@@ -6,6 +6,7 @@
 use crate::context::{CmdResult, Context};
 use crate::session::{now_ms, rfc3339_ms};
 use crate::storage::{NewMessage, Store};
+use crate::text_rules;
 use chat_protocol::{Response, echo};
 
 /// Stores `message` from the token's user to `to`.
@@ -22,6 +23,7 @@ pub async fn apply<S: Store>(
             "message too long (limit {limit} bytes)"
         )));
     }
+    text_rules::check_message(&message).map_err(Response::error)?;
     let Some(recipient) = ctx.store.user(to).await? else {
         return Err(Response::error(format!("unknown recipient: {}", echo(to))));
     };

@@ -272,7 +272,7 @@ async fn serve<S: Store>(
 /// for it to learn the port.
 async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
     let acceptor = match (&cli.tls_cert, &cli.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some((tls::acceptor(cert, key)?, tls::fingerprint(cert)?)),
         _ => None,
     };
     let mut listeners = Vec::new();
@@ -286,8 +286,10 @@ async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
                 println!("listening on {addr}");
                 Listener::plain(tcp)
             }
-            (true, Some(acceptor)) => {
+            (true, Some((acceptor, fingerprint))) => {
                 println!("listening on tls://{addr}");
+                // Clients can pin it: chat --tls-fingerprint SHA256:...
+                tracing::info!(%addr, %fingerprint, "TLS certificate");
                 Listener::tls(tcp, acceptor.clone())
             }
             (true, None) => anyhow::bail!("tls://{addr} needs --tls-cert and --tls-key"),

@@ -60,7 +60,8 @@ pub struct Cli {
     /// Connect with TLS, verifying the server against the system's root certificates.
     #[arg(long)]
     pub tls: bool,
-    /// Connect with TLS, trusting only the CA certificate(s) in this PEM file.
+    /// Connect with TLS, trusting only the CA certificate(s) in this PEM file, and
+    /// the server's own certificate if it is in the file (a self-signed one).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// Connect with TLS, trusting only the server certificate with this SHA-256

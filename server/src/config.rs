@@ -11,7 +11,8 @@ pub struct Config {
     pub max_line: usize,
     /// Most connections served at once (`--max-connections`).
     pub max_connections: usize,
-    /// A connection that sends nothing for this long is closed (`--idle-timeout`).
+    /// A connection that completes no request for this long is closed, however many
+    /// bytes of an unfinished line it sends (`--idle-timeout`).
     pub idle_timeout: Duration,
     /// A session unused for this long expires (`--session-ttl`).
     pub session_ttl: Duration,

@@ -68,7 +68,8 @@ struct Cli {
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
 
-    /// Close connections that send nothing for this long (e.g. 30m, 90s).
+    /// Close connections that complete no request for this long (e.g. 30m, 90s); an
+    /// unfinished line does not count.
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     idle_timeout: Duration,
 

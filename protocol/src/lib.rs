@@ -24,10 +24,12 @@
 //! - [`json`]: JSON written the way Python's `json.dumps` writes it (ASCII only).
 //! - [`frame`]: splitting a byte stream into request lines and into responses.
 //! - [`error`]: what can go wrong while parsing.
+//! - [`foreign`]: lines of another protocol (HTTP, PROXY) that close the connection.
 #![warn(clippy::unwrap_used)]
 
 pub mod args;
 pub mod error;
+pub mod foreign;
 pub mod frame;
 pub mod json;
 pub mod request;
@@ -35,6 +37,7 @@ pub mod response;
 pub mod sync;
 
 pub use error::{FrameError, ParseError};
+pub use foreign::{Foreign, foreign_protocol};
 pub use frame::{Frame, LineDecoder, RESPONSE_TERMINATOR, ReplyDecoder};
 pub use request::{
     Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request, SYNC_MAX_WAIT_SECONDS, echo,

@@ -23,6 +23,7 @@ use clap::Subcommand;
 use std::io::{BufRead as _, IsTerminal as _};
 use thiserror::Error;
 
+use crate::text_rules::escape_for_terminal;
 pub use crate::users::validate_username;
 
 /// Longest display name or country, in characters (the same as `register`).
@@ -70,11 +71,14 @@ pub enum AccountError {
     /// The username breaks the naming rules.
     #[error("{0}")]
     InvalidUsername(String),
-    /// A display name or country that is too long or holds control characters.
-    #[error("invalid {field}: at most {MAX_DISPLAY_NAME} characters, no control characters")]
+    /// A display name or country that is too long or holds control or bidi
+    /// control characters ([`crate::text_rules::check_display_name`]).
+    #[error("invalid {field}: {reason}")]
     InvalidText {
         /// Which option.
         field: &'static str,
+        /// What is wrong with it.
+        reason: String,
     },
     /// `user add` for a name that is taken.
     #[error("user already exists: {0}")]
@@ -182,10 +186,16 @@ where
 }
 
 fn check_text(field: &'static str, text: &str) -> Result<(), AccountError> {
-    if text.chars().count() > MAX_DISPLAY_NAME || text.chars().any(char::is_control) {
-        return Err(AccountError::InvalidText { field });
+    if text.chars().count() > MAX_DISPLAY_NAME {
+        return Err(AccountError::InvalidText {
+            field,
+            reason: format!("at most {MAX_DISPLAY_NAME} characters"),
+        });
     }
-    Ok(())
+    crate::text_rules::check_display_name(text).map_err(|why| AccountError::InvalidText {
+        field,
+        reason: why.replacen("display name ", "", 1),
+    })
 }
 
 /// Reads a password (off the async runtime), checks it and hashes it.
@@ -253,17 +263,32 @@ fn format_users(users: &[User]) -> String {
     let width = |f: fn(&User) -> usize, title: &str| {
         users.iter().map(f).max().unwrap_or(0).max(title.len())
     };
+    // Names stored by an older version may hold control characters: never print
+    // them raw to the operator's terminal.
+    let shown: Vec<(String, String)> = users
+        .iter()
+        .map(|u| {
+            (
+                escape_for_terminal(&u.display_name),
+                escape_for_terminal(u.country.as_deref().unwrap_or("-")),
+            )
+        })
+        .collect();
     let name_w = width(|u| u.username.chars().count(), "USERNAME");
-    let display_w = width(|u| u.display_name.chars().count(), "DISPLAY NAME");
+    let display_w = shown
+        .iter()
+        .map(|(d, _)| d.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("DISPLAY NAME".len());
     let mut out = format!(
         "{:name_w$}  {:display_w$}  COUNTRY\n",
         "USERNAME", "DISPLAY NAME"
     );
-    for u in users {
-        let country = u.country.as_deref().unwrap_or("-");
+    for (u, (display, country)) in users.iter().zip(&shown) {
         out.push_str(&format!(
-            "{:name_w$}  {:display_w$}  {country}\n",
-            u.username, u.display_name
+            "{:name_w$}  {display:display_w$}  {country}\n",
+            u.username
         ));
     }
     out.push_str(&format!(
@@ -441,8 +466,20 @@ mod tests {
             .expect_err("long display");
         assert_eq!(
             err.to_string(),
-            "invalid display name: at most 64 characters, no control characters"
+            "invalid display name: at most 64 characters"
         );
+        for (bad, why) in [
+            (
+                "evil\u{202E}",
+                "contains bidirectional control character \\u{202e}",
+            ),
+            ("bell\u{7}", "contains control character \\u{7}"),
+        ] {
+            let err = run_user_command_with(add("ok", Some(bad)), &store, never())
+                .await
+                .expect_err("bad display name");
+            assert_eq!(err.to_string(), format!("invalid display name: {why}"));
+        }
         for (password, reason) in [
             ("", "empty"),
             ("two words", "whitespace"),

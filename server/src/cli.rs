@@ -58,7 +58,8 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
-    /// Close connections that send nothing for this long (e.g. 30m, 90s).
+    /// Close connections that complete no request for this long (e.g. 30m, 90s); an
+    /// unfinished line does not count.
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub idle_timeout: Duration,
 
@@ -111,6 +112,13 @@ pub struct Cli {
     /// endpoint has no authentication: keep it on loopback or a private network.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Trust PROXY protocol headers (v1 and v2, e.g. haproxy `send-proxy`, nginx
+    /// `proxy_protocol on`) from this address or network (e.g. 10.0.0.5, 10.0.0.0/8);
+    /// repeat for several. Connections from there must start with one; their client
+    /// address then counts for limits and logs. Nobody else may send one.
+    #[arg(long, value_name = "CIDR", value_parser = crate::proxy_protocol::parse_network)]
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
 
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -171,6 +179,16 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// `--max-sync-wait`: a duration of at most the protocol's 60 s.
+fn parse_sync_wait(text: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let most = Duration::from_secs(u64::from(chat_protocol::SYNC_MAX_WAIT_SECONDS));
+    if wait > most {
+        return Err(format!("at most {}s", most.as_secs()));
+    }
+    Ok(wait)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,14 +206,4 @@ mod tests {
             assert!(help.contains(backend), "--db help lacks {backend}: {help}");
         }
     }
-}
-
-/// `--max-sync-wait`: a duration of at most the protocol's 60 s.
-fn parse_sync_wait(text: &str) -> Result<Duration, String> {
-    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    let most = Duration::from_secs(u64::from(chat_protocol::SYNC_MAX_WAIT_SECONDS));
-    if wait > most {
-        return Err(format!("at most {}s", most.as_secs()));
-    }
-    Ok(wait)
 }

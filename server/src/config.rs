@@ -1,5 +1,6 @@
 //! Server settings that the connection handlers read: limits and policies.
 
+use crate::proxy_protocol::TrustedProxies;
 use crate::throttle::LoginBackoff;
 use std::time::Duration;
 
@@ -10,7 +11,8 @@ pub struct Config {
     pub max_line: usize,
     /// Most connections served at once (`--max-connections`).
     pub max_connections: usize,
-    /// A connection that sends nothing for this long is closed (`--idle-timeout`).
+    /// A connection that completes no request for this long is closed, however many
+    /// bytes of an unfinished line it sends (`--idle-timeout`).
     pub idle_timeout: Duration,
     /// A session unused for this long expires (`--session-ttl`).
     pub session_ttl: Duration,
@@ -31,6 +33,9 @@ pub struct Config {
     /// Longest a `sync` waits for a message (`--max-sync-wait`); requests asking
     /// more wait this long. At most `chat_protocol::SYNC_MAX_WAIT_SECONDS`.
     pub max_sync_wait: Duration,
+    /// Sources that must start each connection with a PROXY header, and only they
+    /// may (`--proxy-protocol-from`); empty by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             max_inbox: 10_000,
             login_backoff: LoginBackoff::default(),
             max_sync_wait: Duration::from_secs(u64::from(chat_protocol::SYNC_MAX_WAIT_SECONDS)),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

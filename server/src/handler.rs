@@ -29,7 +29,7 @@ use tracing::Instrument;
 pub enum Closed {
     /// The peer closed it.
     ByPeer,
-    /// Nothing arrived within the idle timeout.
+    /// No request was completed within the idle timeout.
     Idle,
     /// A line exceeded the limit.
     LineTooLong,
@@ -37,6 +37,9 @@ pub enum Closed {
     Shutdown,
     /// Reading or writing failed.
     IoError,
+    /// A line of another protocol arrived (HTTP, or a PROXY header from a source
+    /// that is not a trusted proxy): see [`chat_protocol::foreign`].
+    ForeignProtocol,
 }
 
 /// Serves one client until the connection ends, then lets go of `held`: what the
@@ -69,6 +72,10 @@ pub fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin, H>(
 struct State {
     peer: SocketAddr,
     rate: Option<RateLimit>,
+    /// When the connection is closed unless a request is completed before: the idle
+    /// timeout counts from the last completed request line (or the connection's
+    /// start), so bytes of an unfinished line never extend it.
+    idle_deadline: tokio::time::Instant,
     /// The presence version this connection last told its client (`sync ... presence`).
     presence_seen: Option<u64>,
 }
@@ -85,9 +92,11 @@ enum Answer {
 impl State {
     fn new<S: Store>(ctx: &Context<S>, peer: SocketAddr) -> Self {
         let rate = ctx.config.max_request_rate;
+        let now = tokio::time::Instant::now();
         State {
             peer,
-            rate: (rate > 0).then(|| RateLimit::new(rate, tokio::time::Instant::now())),
+            rate: (rate > 0).then(|| RateLimit::new(rate, now)),
+            idle_deadline: now + ctx.config.idle_timeout,
             presence_seen: None,
         }
     }
@@ -107,7 +116,7 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 if conn.flush().await.is_err() {
                     return Closed::IoError;
                 }
-                match wait_for_bytes(ctx, conn, &state.peer, shutdown).await {
+                match wait_for_bytes(conn, state, shutdown).await {
                     Ok(()) => continue,
                     Err(closed) => return closed,
                 }
@@ -127,6 +136,13 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 return Closed::IoError;
             }
         };
+        if let Frame::Line(line) = &frame
+            && let Some(kind) = chat_protocol::foreign_protocol(line)
+        {
+            // Nothing after it runs, not even requests already pipelined behind it.
+            tracing::warn!(peer = %state.peer, protocol = ?kind, "possible security attack: another protocol's request on the chat port; connection closed");
+            return Closed::ForeignProtocol;
+        }
         let response = match answer(ctx, frame, state).await {
             Answer::Now(response) => response,
             // Boxed: only a waiting sync pays for the wait's state.
@@ -138,6 +154,9 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         conn.queue(&response);
+        // From the answer, not the arrival: a login held back by the backoff must
+        // not leave its connection already past the deadline.
+        state.idle_deadline = tokio::time::Instant::now() + ctx.config.idle_timeout;
     }
 }
 
@@ -189,16 +208,17 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     Ok(cmd::sync::finish(ctx, &waiting, &mut state.presence_seen).await)
 }
 
-/// Waits for the peer's next bytes, the idle timeout, or shutdown.
-async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
-    ctx: &Context<S>,
+/// Waits for the peer's next bytes, the idle deadline ([`State::idle_deadline`]:
+/// a trickled line does not move it), or shutdown.
+async fn wait_for_bytes<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<T>,
-    peer: &SocketAddr,
+    state: &State,
     shutdown: &CancellationToken,
 ) -> Result<(), Closed> {
+    let peer = &state.peer;
     tokio::select! {
         _ = shutdown.cancelled() => Err(Closed::Shutdown),
-        read = tokio::time::timeout(ctx.config.idle_timeout, conn.read_more()) => match read {
+        read = tokio::time::timeout_at(state.idle_deadline, conn.read_more()) => match read {
             Err(_) => Err(Closed::Idle),
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => {

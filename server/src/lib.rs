@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`listener`]: accept loops, connection limits, TLS, graceful shutdown ([`run`], [`serve`]).
 //! - [`tls`]: certificate loading for TLS listeners.
+//! - [`proxy_protocol`]: PROXY headers from trusted load balancers.
 //! - [`handler`]: one connection's request loop: idle timeout, login-failure limit.
 //! - [`connection`]: bytes to request lines and responses to bytes.
 //! - [`cmd`]: one file per command; [`cmd::dispatch`] maps a request to a response.
@@ -19,6 +20,7 @@
 //! - [`metrics`]: Prometheus metrics and the `--metrics-listen` endpoint.
 //! - [`throttle`]: login backoff, connections per address, request rate.
 //! - [`presence`]: who came online or left, for waiting `sync` requests.
+//! - [`text_rules`]: which characters text may hold; [`log_escape`]: the text log's escaping.
 #![warn(clippy::unwrap_used)]
 
 pub mod accounts;
@@ -30,12 +32,15 @@ pub mod context;
 pub mod handler;
 pub mod limits;
 pub mod listener;
+pub mod log_escape;
 pub mod metrics;
 pub mod password;
 pub mod presence;
+pub mod proxy_protocol;
 pub mod session;
 pub mod shutdown;
 pub mod storage;
+pub mod text_rules;
 pub mod throttle;
 pub mod tls;
 pub mod users;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::handler;
 use crate::metrics::{self, Limit, ListenerKind};
+use crate::proxy_protocol;
 use crate::storage::Store;
 use crate::throttle::PerIpLimit;
 use chat_protocol::Response;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -156,7 +157,9 @@ async fn accept_loop<S: Store>(listener: Listener, shared: Shared<S>) {
     }
 }
 
-/// Starts serving `socket`, or refuses it when a limit is reached.
+/// Starts serving `socket`, or refuses it when a limit is reached. A connection
+/// from a trusted proxy is served once its PROXY header names the client
+/// ([`proxy_protocol`]), and counts against the client's address.
 fn admit<S: Store>(
     shared: &Shared<S>,
     socket: TcpStream,
@@ -170,6 +173,36 @@ fn admit<S: Store>(
         shared.tracker.spawn(refuse(socket, "too many connections"));
         return;
     };
+    if shared.ctx.config.trusted_proxies.contains(peer.ip()) {
+        // The client is known only once the proxy's header is read.
+        let shared = shared.clone();
+        let proxy = peer;
+        shared.tracker.clone().spawn(async move {
+            let mut socket = socket;
+            match proxy_protocol::read_source(&mut socket, proxy).await {
+                Ok(client) => {
+                    tracing::debug!(peer = %client, %proxy, "PROXY header");
+                    start(&shared, socket, client, tls, permit);
+                }
+                Err(e) => {
+                    tracing::warn!(%proxy, error = %e, "connection from a trusted proxy closed")
+                }
+            }
+        });
+        return;
+    }
+    start(shared, socket, peer, tls, permit);
+}
+
+/// Serves `socket` from `peer` (the client, behind a proxy too), or refuses it when
+/// its address has too many connections; `permit` is its place under the global limit.
+fn start<S: Store>(
+    shared: &Shared<S>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    permit: OwnedSemaphorePermit,
+) {
     let Some(slot) = shared.per_ip.acquire(peer.ip()) else {
         tracing::warn!(%peer, limit = shared.ctx.config.max_connections_per_ip, "connection refused: too many from this address");
         metrics::rejected(Limit::ConnectionsPerIp);

@@ -7,7 +7,7 @@ use chat_server::storage::Store;
 use chat_server::storage::open::{DbLocation, open};
 use chat_server::storage::sqlite::Access;
 use chat_server::throttle::LoginBackoff;
-use chat_server::{Config, Listener, limits, shutdown, tls, users};
+use chat_server::{Config, Listener, limits, log_escape, proxy_protocol, shutdown, tls, users};
 use clap::Parser as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -28,7 +28,8 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Text => builder.init(),
+        // Client bytes reach log fields on many paths: escape them all at once.
+        LogFormat::Text => builder.fmt_fields(log_escape::EscapedFields).init(),
         LogFormat::Json => builder.json().init(),
     }
 }
@@ -78,6 +79,10 @@ async fn serve<S: Store>(
     for listen in &cli.listen {
         warn_if_demo_users_exposed(&store, listen.addr).await;
     }
+    // Display names stored before the text rules (issue 17) are reported, not changed.
+    users::report_unsafe_display_names(&store)
+        .await
+        .context("checking stored display names")?;
 
     let (soft, _hard) = limits::raise_nofile_limit();
     let config = Config {
@@ -99,6 +104,7 @@ async fn serve<S: Store>(
             exempt_loopback: !cli.login_backoff_loopback,
             ..LoginBackoff::default()
         },
+        trusted_proxies: proxy_protocol::TrustedProxies::new(cli.proxy_protocol_from.clone()),
         ..Config::default()
     };
     let listeners = bind_all(&cli).await?;
@@ -123,7 +129,7 @@ async fn serve<S: Store>(
 /// for it to learn the port.
 async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
     let acceptor = match (&cli.tls_cert, &cli.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some((tls::acceptor(cert, key)?, tls::fingerprint(cert)?)),
         _ => None,
     };
     let mut listeners = Vec::new();
@@ -137,8 +143,10 @@ async fn bind_all(cli: &Cli) -> Result<Vec<Listener>> {
                 println!("listening on {addr}");
                 Listener::plain(tcp)
             }
-            (true, Some(acceptor)) => {
+            (true, Some((acceptor, fingerprint))) => {
                 println!("listening on tls://{addr}");
+                // Clients can pin it: chat --tls-fingerprint SHA256:...
+                tracing::info!(%addr, %fingerprint, "TLS certificate");
                 Listener::tls(tcp, acceptor.clone())
             }
             (true, None) => anyhow::bail!("tls://{addr} needs --tls-cert and --tls-key"),

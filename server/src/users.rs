@@ -13,6 +13,7 @@
 
 use crate::password::{PasswordError, hash_password};
 use crate::storage::{Store, StoreError, User};
+use crate::text_rules;
 use thiserror::Error;
 
 /// The course reference's users: `(username, display name, country, password)`.
@@ -97,6 +98,13 @@ pub fn parse_users_file(path: &str, text: &str) -> Result<Vec<AccountSpec>, User
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .unwrap_or(username);
+        if let Err(reason) = text_rules::check_display_name(display) {
+            return Err(UsersError::Syntax {
+                path: path.to_string(),
+                line: i + 1,
+                reason,
+            });
+        }
         specs.push(AccountSpec {
             username: username.to_string(),
             password: password.to_string(),
@@ -158,6 +166,28 @@ pub async fn ensure_accounts<S: Store>(
     Ok(created)
 }
 
+/// Warns in the log about each account whose display name holds characters that
+/// [`text_rules::check_display_name`] now refuses (a database written by an older
+/// version, or by another program). Reports only: the names stay as they are, since
+/// changing someone's name silently is worse than telling the operator, who can
+/// recreate the account. Returns how many were reported.
+pub async fn report_unsafe_display_names<S: Store>(store: &S) -> Result<usize, StoreError> {
+    let mut found = 0;
+    for user in store.list_users().await? {
+        if let Err(reason) = text_rules::check_display_name(&user.display_name) {
+            found += 1;
+            // Escaped here too: the JSON log format leaves C1 and bidi characters raw.
+            tracing::warn!(
+                user = %user.username,
+                display_name = %text_rules::escape_for_terminal(&user.display_name),
+                %reason,
+                "stored display name has characters that are now refused; clients will show it as is"
+            );
+        }
+    }
+    Ok(found)
+}
+
 /// Creates the demo users (messi, henderson, lineker; password `surabaya`).
 pub async fn seed_demo_users<S: Store>(store: &S) -> Result<(), UsersError> {
     ensure_accounts(store, demo_users()).await.map(|_| ())
@@ -167,6 +197,37 @@ pub async fn seed_demo_users<S: Store>(store: &S) -> Result<(), UsersError> {
 mod tests {
     use super::*;
     use crate::storage::MemoryStore;
+
+    #[test]
+    fn users_file_display_names_follow_the_text_rules() {
+        for (line, why) in [
+            ("arini pw Ar\u{1b}[2Jini", "control character \\u{1b}"),
+            (
+                "arini pw evil\u{202E}txt",
+                "bidirectional control character \\u{202e}",
+            ),
+            ("arini pw a\u{85}b", "control character \\u{85}"),
+        ] {
+            let err = parse_users_file("u.txt", line).unwrap_err().to_string();
+            assert_eq!(err, format!("u.txt:1: display name contains {why}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn unsafe_stored_display_names_are_reported() {
+        let store = MemoryStore::new();
+        seed_demo_users(&store).await.unwrap();
+        for (name, display) in [("old1", "Bad\u{1b}]0;x\u{7}"), ("old2", "\u{202E}abc")] {
+            let user = User {
+                username: name.into(),
+                display_name: display.into(),
+                country: None,
+                password_hash: "x".into(),
+            };
+            store.create_user(&user).await.unwrap();
+        }
+        assert_eq!(report_unsafe_display_names(&store).await.unwrap(), 2);
+    }
 
     #[test]
     fn users_file_lines() {

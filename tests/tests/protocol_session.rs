@@ -570,21 +570,22 @@ async fn message_size_limit_counts_the_trimmed_text() {
     assert_eq!(list[0]["msg"], text.as_str());
 }
 
-/// Python's `json.dumps` escapes everything outside printable ASCII (`[^\ -~]`),
-/// DEL (0x7f) and C1 controls included; control characters must round-trip too.
+/// Python's `json.dumps` escapes everything outside printable ASCII (`[^\ -~]`).
+/// Control characters other than tab are refused in messages (issue 17; see
+/// harden_text.rs); what is allowed must round-trip.
 #[tokio::test]
-async fn control_characters_are_escaped_like_python() {
+async fn allowed_text_is_escaped_like_python() {
     let server = TestServer::start().await;
     let mut c = server.conn().await;
     let t = c.login_demo("messi").await;
-    let text = "a\u{7f}b\u{1}c\u{8}d\u{c}e\u{1b}f\u{85}g\u{2028}h";
+    let text = "a\tb\u{a0}c\u{2028}d\u{e9}e\u{1f642}f";
     assert_ok(&c.request(&format!("send {t} messi {text}")).await);
     let raw = c.request_raw(&format!("inbox {t}")).await;
     let reply = parse_reply(&raw);
     assert_eq!(reply["messages"]["messi"][0]["msg"], text);
     let body = String::from_utf8(raw.clone()).expect("UTF-8");
     assert!(
-        body.contains(r#""msg": "a\u007fb\u0001c\bd\fe\u001bf\u0085g\u2028h""#),
+        body.contains(r#""msg": "a\tb\u00a0c\u2028d\u00e9e\ud83d\ude42f""#),
         "not as json.dumps writes it: {body}"
     );
     assert_python_ascii(&raw);

@@ -58,7 +58,7 @@ async fn start() -> TlsServer {
 fn verified(ca: &std::path::Path) -> Transport {
     Transport::Tls(TlsOptions {
         ca: Some(ca.to_path_buf()),
-        insecure: false,
+        ..TlsOptions::default()
     })
 }
 
@@ -110,12 +110,21 @@ async fn untrusted_certificate_is_refused_and_insecure_accepts_it() {
     let err = Client::connect_with(&server.tls, &verified(&other_ca))
         .await
         .expect_err("must not trust");
-    assert!(matches!(err, ClientError::Io { .. }), "{err}");
-    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    // The error says what to do (issue 17).
+    assert!(matches!(err, ClientError::Tls(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the server's certificate is not trusted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--ca FILE") && text.contains("--tls-fingerprint"),
+        "{text}"
+    );
 
     let insecure = Transport::Tls(TlsOptions {
-        ca: None,
         insecure: true,
+        ..TlsOptions::default()
     });
     let mut c = Client::connect_with(&server.tls, &insecure)
         .await

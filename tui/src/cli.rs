@@ -1,6 +1,7 @@
 //! The command line of `chat`, and how it combines with the config file.
 
 use crate::client::{TlsOptions, Transport};
+use crate::tls_trust::Fingerprint;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -59,9 +60,14 @@ pub struct Cli {
     /// Connect with TLS, verifying the server against the system's root certificates.
     #[arg(long)]
     pub tls: bool,
-    /// Connect with TLS, trusting only the CA certificate(s) in this PEM file.
+    /// Connect with TLS, trusting only the CA certificate(s) in this PEM file, and
+    /// the server's own certificate if it is in the file (a self-signed one).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Connect with TLS, trusting only the server certificate with this SHA-256
+    /// fingerprint (`SHA256:AB:CD:...`, colons optional; chat-server logs it at start).
+    #[arg(long, value_name = "SHA256:HEX")]
+    pub tls_fingerprint: Option<Fingerprint>,
     /// TESTING ONLY: connect with TLS without verifying the server's certificate, so
     /// anyone on the network can pretend to be the server.
     #[arg(long)]
@@ -114,11 +120,13 @@ impl Cli {
         }
     }
 
-    /// TLS when `--tls`, `--ca` or `--insecure` is given, else plain TCP.
+    /// TLS when `--tls`, `--ca`, `--tls-fingerprint` or `--insecure` is given, else
+    /// plain TCP.
     pub fn transport(&self) -> Transport {
-        if self.tls || self.ca.is_some() || self.insecure {
+        if self.tls || self.ca.is_some() || self.tls_fingerprint.is_some() || self.insecure {
             Transport::Tls(TlsOptions {
                 ca: self.ca.clone(),
+                fingerprint: self.tls_fingerprint,
                 insecure: self.insecure,
             })
         } else {

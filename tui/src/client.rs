@@ -6,6 +6,7 @@
 //! The connection is plain TCP or TLS ([`Transport`]); callers hold either as
 //! [`Client`] (over [`Stream`]).
 
+use crate::tls_trust::{self, Fingerprint, PinningVerifier};
 use bytes::BytesMut;
 use chat_protocol::{FrameError, Reply, ReplyDecoder, Request};
 use rustls_pki_types::pem::PemObject;
@@ -58,8 +59,11 @@ pub enum Transport {
 /// TLS settings of a client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
-    /// Trust only this PEM CA file instead of the system roots.
+    /// Trust only this PEM file instead of the system roots: its CA certificates,
+    /// and any certificate in it presented as it is (pinning; see [`crate::tls_trust`]).
     pub ca: Option<PathBuf>,
+    /// Trust only the certificate with this SHA-256 fingerprint (`--tls-fingerprint`).
+    pub fingerprint: Option<Fingerprint>,
     /// Skip certificate verification (testing only: anyone can impersonate the server).
     pub insecure: bool,
 }
@@ -119,13 +123,15 @@ impl Client<Stream> {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 let name = ServerName::try_from(host.to_string())
                     .map_err(|e| ClientError::Tls(format!("bad server name {host:?}: {e}")))?;
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|source| ClientError::Io {
-                        context: format!("TLS handshake with {addr}"),
-                        source,
-                    })?;
+                let tls = connector.connect(name, tcp).await.map_err(|source| {
+                    match tls_trust::explain_handshake_error(&source) {
+                        Some(why) => ClientError::Tls(why),
+                        None => ClientError::Io {
+                            context: format!("TLS handshake with {addr}"),
+                            source,
+                        },
+                    }
+                })?;
                 Stream::Tls(Box::new(tls))
             }
         };
@@ -193,7 +199,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 }
 
-/// rustls settings for `options`: system roots, a CA file, or no verification.
+/// rustls settings for `options`: system roots, a CA file (CAs and pinned
+/// certificates), a pinned fingerprint, or no verification.
 fn tls_config(options: &TlsOptions) -> Result<ClientConfig, ClientError> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -205,6 +212,13 @@ fn tls_config(options: &TlsOptions) -> Result<ClientConfig, ClientError> {
             .with_custom_certificate_verifier(Arc::new(insecure::AcceptAnyCertificate(provider)))
             .with_no_client_auth());
     }
+    if let Some(fingerprint) = options.fingerprint {
+        let verifier = PinningVerifier::fingerprint(fingerprint, provider);
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth());
+    }
     let mut roots = RootCertStore::empty();
     match &options.ca {
         Some(path) => {
@@ -213,13 +227,19 @@ fn tls_config(options: &TlsOptions) -> Result<ClientConfig, ClientError> {
                 .map_err(|e| {
                     ClientError::Tls(format!("reading CA file {}: {e}", path.display()))
                 })?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
+            if certs.is_empty() {
                 return Err(ClientError::Tls(format!(
                     "no CA certificate in {}",
                     path.display()
                 )));
             }
+            roots.add_parsable_certificates(certs.iter().cloned());
+            let verifier = PinningVerifier::with_roots(certs, roots, provider)
+                .map_err(|e| ClientError::Tls(format!("CA file {}: {e}", path.display())))?;
+            return Ok(builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth());
         }
         None => {
             let found = rustls_native_certs::load_native_certs();
@@ -375,7 +395,7 @@ mod tests {
         std::fs::write(&dir, "not a certificate").unwrap();
         let err = tls_config(&TlsOptions {
             ca: Some(dir.clone()),
-            insecure: false,
+            ..TlsOptions::default()
         })
         .unwrap_err();
         let _ = std::fs::remove_file(&dir);

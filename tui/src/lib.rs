@@ -11,7 +11,8 @@
 //! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
 //! - [`event`]: the main loop, generic over the backend.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
-//!   teardown for the real program; [`plain`]: the line mode.
+//!   teardown for the real program; [`plain`]: the line mode; [`tls_trust`]:
+//!   pinned certificates and fingerprints for `--tls`.
 #![warn(clippy::unwrap_used)]
 
 pub mod app;
@@ -27,6 +28,7 @@ pub mod model;
 pub mod plain;
 pub mod reconnect;
 pub mod text;
+pub mod tls_trust;
 pub mod tui;
 pub mod ui;
 pub mod worker;

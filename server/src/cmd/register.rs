@@ -4,6 +4,7 @@
 use crate::context::{CmdResult, Context};
 use crate::password::hash_password;
 use crate::storage::{Store, StoreError, User};
+use crate::text_rules;
 use crate::users::validate_username;
 use chat_protocol::Response;
 
@@ -29,12 +30,13 @@ pub async fn apply<S: Store>(
         )));
     }
     let display_name = display_name.unwrap_or_else(|| username.to_string());
-    if display_name.chars().count() > MAX_DISPLAY_NAME || display_name.chars().any(char::is_control)
-    {
+    if display_name.chars().count() > MAX_DISPLAY_NAME {
         return Err(Response::error(format!(
-            "invalid display name: at most {MAX_DISPLAY_NAME} characters, no control characters"
+            "invalid display name: at most {MAX_DISPLAY_NAME} characters"
         )));
     }
+    text_rules::check_display_name(&display_name)
+        .map_err(|why| Response::error(format!("invalid display name: {why}")))?;
     if ctx.store.user(username).await?.is_some() {
         return Err(Response::error(format!("user already exists: {username}")));
     }

@@ -7,6 +7,7 @@ use crate::context::{CmdResult, Context};
 use crate::metrics::{self, Limit};
 use crate::session::{now_ms, rfc3339_ms};
 use crate::storage::{NewMessage, Store};
+use crate::text_rules;
 use chat_protocol::{Response, echo};
 
 /// Stores `message` from the token's user to `to`.
@@ -24,6 +25,7 @@ pub async fn apply<S: Store>(
             "message too long (limit {limit} bytes)"
         )));
     }
+    text_rules::check_message(&message).map_err(Response::error)?;
     let Some(recipient) = ctx.store.user(to).await? else {
         return Err(Response::error(format!("unknown recipient: {}", echo(to))));
     };

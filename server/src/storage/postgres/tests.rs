@@ -670,3 +670,97 @@ async fn a_cursor_reader_never_skips_ids_committed_by_two_nodes() {
         .collect();
     assert!(missed.is_empty(), "the cursor skipped {missed:?}");
 }
+
+/// Waits until some session LISTENs on `store`'s channel (the other node's
+/// listener has connected), so a wake-up seen later is a notification, not the
+/// listener's wake-everyone at connect.
+async fn wait_for_listener(store: &PostgresStore) {
+    let channel: String = sqlx::query_scalar("SELECT 'chat_' || left(md5(current_schema()), 16)")
+        .fetch_one(&store.inner.pool)
+        .await
+        .expect("channel");
+    for _ in 0..100 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND query = 'LISTEN \"' || $1 || '\"'",
+        )
+        .bind(&channel)
+        .fetch_one(&store.inner.pool)
+        .await
+        .expect("pg_stat_activity");
+        if n > 0 {
+            // Past its connect-time wake_all too.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no node listens on {channel}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_one_node_wakes_the_waiters_of_another() {
+    let Some(a) = scratch_store(
+        "a_commit_on_one_node_wakes_the_waiters_of_another",
+        PostgresOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let url = a
+        .inner
+        .keep
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .map(|s| s.postgres_url())
+        .expect("schema");
+    let (b, _) = PostgresStore::open(&url).await.expect("second node");
+    wait_for_listener(&b).await;
+    for (sender, grouped) in [(a.clone(), "grouped"), (a.clone(), "again")] {
+        let messi = b.wakeups().listen("messi");
+        let lineker = b.wakeups().listen("lineker");
+        let henderson = b.wakeups().listen("henderson");
+        let mut to_messi = std::pin::pin!(messi.notified());
+        let mut from_lineker = std::pin::pin!(lineker.notified());
+        let mut other = std::pin::pin!(henderson.notified());
+        to_messi.as_mut().enable();
+        from_lineker.as_mut().enable();
+        other.as_mut().enable();
+        sender
+            .append_message(msg("lineker", "messi", grouped))
+            .await
+            .expect("append");
+        tokio::time::timeout(Duration::from_secs(10), to_messi)
+            .await
+            .expect("the recipient's waiter on the other node is woken");
+        tokio::time::timeout(Duration::from_secs(10), from_lineker)
+            .await
+            .expect("the sender's waiter on the other node is woken");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), other)
+                .await
+                .is_err(),
+            "someone else's waiter was woken"
+        );
+    }
+    // The single-INSERT path notifies too.
+    let (c, _) = PostgresStore::open_with(
+        &url,
+        PostgresOptions {
+            max_batch: 1,
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+    .expect("third node");
+    let messi = b.wakeups().listen("messi");
+    let mut to_messi = std::pin::pin!(messi.notified());
+    to_messi.as_mut().enable();
+    c.append_message(msg("lineker", "messi", "single"))
+        .await
+        .expect("append");
+    tokio::time::timeout(Duration::from_secs(10), to_messi)
+        .await
+        .expect("woken by a single insert");
+}

@@ -11,6 +11,8 @@
 #   2. cost vs connections: inbox and redis PING at 1, 10, 50, 500, 5000
 #   3. 19000 idle logged-in connections: server RSS before/after, one simultaneous inbox
 #   4. 10000 simulated TUI clients (mix: poll every 1 s, send every 10 s)
+#   5. multi-node: 1, 2, 3 nodes on one PostgreSQL beside an SQLite node (bench/multinode.sh;
+#      MULTINODE=0 skips it)
 #
 # Every chat run group gets a chat-server started for it on a free port with a fresh
 # SQLite database in a temporary directory (falls back to --db memory, and says so,
@@ -236,6 +238,16 @@ bench "chat mix @$MIX_N" --addr "$CHAT_ADDR" -w mix -c "$MIX_N" --poll-interval 
   --duration "$DURATION" --warmup 2s
 stop_chat
 
+# 5. Multi-node (issue 19): 1, 2, 3 nodes on one PostgreSQL beside an SQLite node,
+# the sustained sequence inbox / send / inbox; CPU per request of nodes and of
+# PostgreSQL. Skipped (with a note) when PostgreSQL is not reachable; MULTINODE=0 skips.
+MULTINODE_MD=$TMP/multinode.md
+if [ "${MULTINODE:-1}" != 0 ]; then
+  log "multi-node section (bench/multinode.sh)"
+  SERVER=$SERVER BENCH=$BENCH DURATION=$ROUND_DURATION WARMUP=$WARMUP \
+    bash "$ROOT/bench/multinode.sh" >"$MULTINODE_MD" || log "multi-node section failed"
+fi
+
 # ---------------------------------------------------------------- report
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(free -h | awk '/^Mem:/ {print $2}')
@@ -247,3 +259,7 @@ export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unkno
 report_flags=()
 [ "${CHECK:-0}" = 1 ] && report_flags+=(--check)
 python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT" "${report_flags[@]}"
+if [ -s "$MULTINODE_MD" ]; then
+  printf '\n### Multi-node on PostgreSQL (bench/multinode.sh)\n\n'
+  cat "$MULTINODE_MD"
+fi

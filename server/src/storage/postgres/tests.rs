@@ -764,3 +764,58 @@ async fn a_commit_on_one_node_wakes_the_waiters_of_another() {
         .await
         .expect("woken by a single insert");
 }
+
+/// Not a test but a measurement (run with `--ignored --nocapture`): from the commit
+/// of a send on one node (its `append_message` returning, where the server answers
+/// `OK`) to a waiter on another node having been woken and re-read the store with
+/// `sync`, over 500 sends. Prints p50, p99 and max in ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; prints figures"]
+async fn measure_cross_node_wake_latency() {
+    let Some(a) = scratch_store(
+        "measure_cross_node_wake_latency",
+        PostgresOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let url = a
+        .inner
+        .keep
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .map(|s| s.postgres_url())
+        .expect("schema");
+    let (b, _) = PostgresStore::open(&url).await.expect("second node");
+    wait_for_listener(&b).await;
+    let mut after_ok = Vec::new();
+    let mut cursor = 0;
+    for i in 0..500 {
+        let messi = b.wakeups().listen("messi");
+        let mut woken = std::pin::pin!(messi.notified());
+        woken.as_mut().enable();
+        let sent = a
+            .append_message(msg("lineker", "messi", &format!("m{i}")))
+            .await
+            .expect("append");
+        let ok = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), woken)
+            .await
+            .expect("woken");
+        let got = b.sync("messi", cursor, 100).await.expect("sync");
+        assert_eq!(got.last().map(|m| m.id), Some(sent.id));
+        cursor = sent.id;
+        after_ok.push(ok.elapsed().as_secs_f64() * 1000.0);
+    }
+    after_ok.sort_by(f64::total_cmp);
+    let at = |q: f64| after_ok[((after_ok.len() - 1) as f64 * q) as usize];
+    println!(
+        "cross-node wake, OK on node 1 to sync answered on node 2 ({} sends): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        after_ok.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}

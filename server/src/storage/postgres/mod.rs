@@ -80,6 +80,8 @@
 mod append;
 mod inbox;
 mod notify;
+#[cfg(test)]
+mod scale_tests;
 mod store;
 pub mod testing;
 #[cfg(test)]

@@ -2,9 +2,10 @@
 """Turns the chat-bench reports of one `bench/run.sh` into its JSON file and tables.
 
 Usage: report.py RESULTS.jsonl OUT.json [--check]   (machine facts from the
-environment: CPU, NPROC, MEM, KERNEL, REDIS_VERSION, GIT_REV, STORE_NOTE; run.sh sets
-them). With --check it exits 1 when a run failed, counted errors, or did no work: the
-figures themselves are never pass/fail.
+environment: CPU, NPROC, MEM, KERNEL, REDIS_VERSION, INSPIRCD_VERSION, NGIRCD_VERSION,
+GIT_REV, STORE_NOTE; run.sh sets them). With --check it exits 1 when a run failed,
+counted errors, lost or duplicated a message, or did no work: the figures themselves
+are never pass/fail. Runs that could not be made (`"skipped"`) are listed, not failed.
 
 The targets of issue 6 are checked against the median over the side-by-side rounds
 of each round's own ratio (chat against redis measured a minute apart on a shared
@@ -19,6 +20,7 @@ import statistics
 import sys
 
 ROUND = re.compile(r"^round (\d+): (.*)$")
+DELIVERY = re.compile(r"^delivery (\S+): (\S+) (.*)$")
 REDIS_PING = "redis PING @50"
 REDIS_AOF = "redis SET, appendfsync always @50"
 TARGETS = (  # (run, least share of redis PING)
@@ -168,14 +170,50 @@ def other_table(runs):
     return lines
 
 
+def delivery_table(runs):
+    """One row per delivery run (issue 14) and fan-out run (issue 18), skipped ones noted."""
+    lines = [
+        "| server | receive | pairs | rate msg/s | delivered | p50 ms | p99 ms | max ms | lost | dup "
+        "| CPU µs/msg | requests/receiver/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        m = DELIVERY.match(r["label"])
+        server, receive, shape = m.groups() if m else (r["label"], "", "")
+        if "skipped" in r or "failed" in r:
+            why = f"skipped: {r['skipped']}" if "skipped" in r else f"FAILED: {r['failed']}"
+            lines.append(f"| {server} | {receive} | {shape} | | | | | | | | | {why} |")
+            continue
+        d = r["delivery"]
+        who = f"fan-out {d['fanout']}" if d.get("fanout") else f"{d['pairs']:,}"
+        receive = "push (PRIVMSG)" if d["receive"] == "push" else d["receive"]
+        cpu = d.get("server_cpu_us_per_message")
+        cpu = "-" if cpu is None else f"{cpu:.1f}"
+        errors = r["errors"]["total"]
+        note = f" ({errors} errors)" if errors else ""
+        lines.append(
+            f"| {server} | {receive} | {who} | {d['rate_per_sender']:g} | {d['delivered']:,}{note} | "
+            f"{ms(lat(r, 'p50_us'))} | {ms(lat(r, 'p99_us'))} | {ms(lat(r, 'max_us'))} | "
+            f"{d['lost']} | {d['duplicates']} | {cpu} | {d['requests_per_receiver_per_s']:.2f} |")
+    return lines
+
+
 def problems(runs):
-    """Why the runs are not clean, one line each: failed, counted errors, or did nothing."""
+    """Why the runs are not clean, one line each: failed, counted errors, lost or
+    duplicated messages, or did nothing. Skipped runs are not problems."""
     out = []
     for r in runs:
+        if "skipped" in r:
+            continue
         if "failed" in r:
             out.append(f"{r['label']}: failed: {r['failed']}")
         elif r["errors"]["total"] > 0:
             out.append(f"{r['label']}: {r['errors']['total']} errors")
+        elif r.get("delivery") and (r["delivery"]["lost"] or r["delivery"]["duplicates"]
+                                    or r["delivery"]["unexpected"]):
+            d = r["delivery"]
+            out.append(f"{r['label']}: {d['lost']} lost, {d['duplicates']} duplicated, "
+                       f"{d['unexpected']} unexpected messages")
         elif r.get("idle"):
             i = r["idle"]
             if i["established"] < i["requested"]:
@@ -193,6 +231,7 @@ def main(results_path, out_path, check=False):
         "machine": {
             "cpu": env.get("CPU", "?"), "nproc": int(env.get("NPROC", "0")), "memory": env.get("MEM", "?"),
             "kernel": env.get("KERNEL", "?"), "redis": env.get("REDIS_VERSION", "?"),
+            "inspircd": env.get("INSPIRCD_VERSION", ""), "ngircd": env.get("NGIRCD_VERSION", ""),
         },
         "git": env.get("GIT_REV", "unknown"),
         "chat_store": env.get("STORE_NOTE", "?"),
@@ -212,7 +251,8 @@ def main(results_path, out_path, check=False):
         print("\n".join(rounds_table(rounds)))
         print()
         print("\n".join(targets(rounds)))
-    rest = [r for r in runs if not ROUND.match(r["label"])]
+    deliveries = [r for r in runs if DELIVERY.match(r["label"])]
+    rest = [r for r in runs if not ROUND.match(r["label"]) and r not in deliveries]
     by = {r["label"]: r for r in rest}
     curve = [r for r in rest if re.match(r"^(chat inbox|redis PING) @\d+$", r["label"])]
     if curve:
@@ -222,6 +262,11 @@ def main(results_path, out_path, check=False):
     if others:
         print()
         print("\n".join(other_table(others)))
+    if deliveries:
+        peers = ", ".join(v for v in (m.get("inspircd"), m.get("ngircd")) if v)
+        print(f"\nDelivery: send-to-receive latency, lost/duplicated messages, server CPU per message "
+              f"received in the window ({peers}):\n")
+        print("\n".join(delivery_table(deliveries)))
     print(f"\nJSON: {out_path}")
     if check:
         found = problems(runs)

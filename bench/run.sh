@@ -11,7 +11,13 @@
 #   2. cost vs connections: inbox and redis PING at 1, 10, 50, 500, 5000
 #   3. 19000 idle logged-in connections: server RSS before/after, one simultaneous inbox
 #   4. 10000 simulated TUI clients (mix: poll every 1 s, send every 10 s)
-#   5. multi-node: 1, 2, 3 nodes on one PostgreSQL beside an SQLite node (bench/multinode.sh;
+#   5. delivery (issue 14): N sender/receiver pairs at a fixed rate, side by side on
+#      chat-server (receivers waiting in `sync`, when the server has it, and polling
+#      `inbox` every second as today's clients do), InspIRCd and ngIRCd (PRIVMSG; both
+#      from Debian's packages, installed when missing, started with configs of our
+#      own from bench/peers.sh); then one sender's fan-out to an IRC channel of K
+#      members (issue 18; chat's side waits for groups and is skipped with a note)
+#   6. multi-node: 1, 2, 3 nodes on one PostgreSQL beside an SQLite node (bench/multinode.sh;
 #      MULTINODE=0 skips it)
 #
 # Every chat run group gets a chat-server started for it on a free port with a fresh
@@ -24,15 +30,21 @@
 # Usage: bash bench/run.sh
 # Environment: ROUNDS (5), ROUND_DURATION (5s), DURATION (10s, the other runs),
 #   WARMUP (1s), OUT (bench/results.json), IDLE_N (19000), MIX_N (10000),
-#   CURVE ("1 10 50 500 5000"), TOTAL_TIMEOUT (seconds for the whole script, 1500),
+#   CURVE ("1 10 50 500 5000"), TOTAL_TIMEOUT (seconds for the whole script, 3000),
 #   PROFILE (release; debug reuses the test build, for smoke runs), CHECK (1: exit 1
-#   when any run failed, counted errors or did no work; the figures are never
-#   pass/fail), CARGO_TARGET_DIR.
+#   when any run failed, counted errors, lost or duplicated a message, or did no
+#   work; the figures are never pass/fail), CARGO_TARGET_DIR.
+#   Delivery: DELIVERY (0 skips the section; DELIVERY_ONLY=1 runs only it),
+#   DELIVERY_PAIRS ("1000 9000") with DELIVERY_RATES ("0.5 0.1", messages/s per
+#   sender, one per pair count), DELIVERY_DURATION (30s), DELIVERY_WARMUP (5s),
+#   DELIVERY_DRAIN (5s), FANOUT_MEMBERS ("199 999"), FANOUT_RATE (5),
+#   DELIVERY_SERVERS ("chat inspircd ngircd": which servers to load). With
+#   PROFILE=debug (smoke runs) they default to 2 pairs at 5/s and 3 members, for 1 s.
 set -euo pipefail
 
 if [ -z "${CHAT_BENCH_BOUNDED:-}" ]; then
   export CHAT_BENCH_BOUNDED=1
-  exec timeout --kill-after=15 "${TOTAL_TIMEOUT:-1500}" bash "$0" "$@"
+  exec timeout --kill-after=15 "${TOTAL_TIMEOUT:-3000}" bash "$0" "$@"
 fi
 
 cd "$(dirname "$0")/.."
@@ -55,10 +67,11 @@ REDIS_PID=""
 AOF_PID=""
 CHAT_PID=""
 STORE_NOTE=""
+PEER_PIDS=""
 
 cleanup() {
   stop_chat
-  for pid in $REDIS_PID $AOF_PID; do
+  for pid in $REDIS_PID $AOF_PID $PEER_PIDS; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -82,6 +95,8 @@ cargo build "${build_flags[@]}"
 SERVER=$TARGET/$PROFILE/chat-server
 BENCH=$TARGET/$PROFILE/chat-bench
 
+# DELIVERY_ONLY=1 runs only the delivery section (no redis, sections 1-4).
+if [ "${DELIVERY_ONLY:-0}" != 1 ]; then
 # ---------------------------------------------------------------- redis-server
 if ! command -v redis-server >/dev/null 2>&1; then
   log "installing redis-server"
@@ -121,6 +136,7 @@ start_redis "$AOF_PORT" redis-aof --appendonly yes --appendfsync always \
 AOF_PID=$STARTED_PID
 AOF_ADDR=127.0.0.1:$AOF_PORT
 log "redis-server on $AOF_ADDR (pid $AOF_PID), appendonly yes, appendfsync always, in $TMP/redis-aof"
+fi
 
 # ---------------------------------------------------------------- chat-server
 # Flags that a closed-loop benchmark needs: no per-connection request rate limit
@@ -198,6 +214,7 @@ TIMING=(--duration "$DURATION" --warmup "$WARMUP")
 ROUND_TIMING=(--duration "$ROUND_DURATION" --warmup "$WARMUP")
 PING=(--raw 'PING\r\n' --terminator '\r\n' --error-prefix -)
 
+if [ "${DELIVERY_ONLY:-0}" != 1 ]; then
 # ---------------------------------------------------------------- runs
 # 1. Side by side. Each round has a fresh chat-server; `--max-inbox 0` because nobody
 # drains during the send run, and the default limit (10 000 undelivered per
@@ -237,12 +254,113 @@ start_chat
 bench "chat mix @$MIX_N" --addr "$CHAT_ADDR" -w mix -c "$MIX_N" --poll-interval 1s --send-every 10s \
   --duration "$DURATION" --warmup 2s
 stop_chat
+fi
 
-# 5. Multi-node (issue 19): 1, 2, 3 nodes on one PostgreSQL beside an SQLite node,
+# ---------------------------------------------------------------- delivery
+# skipped LABEL REASON: a run that could not be made, recorded with why (not a failure).
+skipped() {
+  log "$1 SKIPPED: $2"
+  python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "skipped": sys.argv[2]}))' \
+    "$1" "$2" >>"$RESULTS"
+}
+
+if [ "${DELIVERY:-1}" != 0 ]; then
+  if [ "$PROFILE" = debug ]; then
+    small=1
+  else
+    small=0
+  fi
+  DELIVERY_PAIRS=${DELIVERY_PAIRS:-$([ $small = 1 ] && echo 2 || echo "1000 9000")}
+  DELIVERY_RATES=${DELIVERY_RATES:-$([ $small = 1 ] && echo 5 || echo "0.5 0.1")}
+  DELIVERY_DURATION=${DELIVERY_DURATION:-$([ $small = 1 ] && echo 1s || echo 30s)}
+  DELIVERY_WARMUP=${DELIVERY_WARMUP:-$([ $small = 1 ] && echo 200ms || echo 5s)}
+  DELIVERY_DRAIN=${DELIVERY_DRAIN:-$([ $small = 1 ] && echo 1s || echo 5s)}
+  FANOUT_MEMBERS=${FANOUT_MEMBERS:-$([ $small = 1 ] && echo 3 || echo "199 999")}
+  FANOUT_RATE=${FANOUT_RATE:-5}
+  DELIVERY_SERVERS=${DELIVERY_SERVERS:-"chat inspircd ngircd"}
+  wants() { [[ " $DELIVERY_SERVERS " == *" $1 "* ]]; }
+  read -r -a pair_counts <<<"$DELIVERY_PAIRS"
+  read -r -a pair_rates <<<"$DELIVERY_RATES"
+  DTIMING=(--duration "$DELIVERY_DURATION" --warmup "$DELIVERY_WARMUP" --drain "$DELIVERY_DRAIN")
+  # Registering and logging in thousands of accounts costs an argon2 hash each.
+  DELIVERY_TIMEOUT=1800
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+  # shellcheck source=bench/peers.sh
+  source "$ROOT/bench/peers.sh"
+  PEERS=()
+  if ! wants inspircd && ! wants ngircd; then
+    :
+  elif install_peers; then
+    port=$(free_port)
+    if wants inspircd && start_inspircd "$port" "$TMP/inspircd"; then
+      PEER_PIDS="$PEER_PIDS $STARTED_PID"
+      PEERS+=("inspircd 127.0.0.1:$port $STARTED_PID")
+      log "InspIRCd $(inspircd --version 2>/dev/null | head -n1) on 127.0.0.1:$port (pid $STARTED_PID)"
+    fi
+    port=$(free_port)
+    if wants ngircd && start_ngircd "$port" "$TMP/ngircd"; then
+      PEER_PIDS="$PEER_PIDS $STARTED_PID"
+      PEERS+=("ngircd 127.0.0.1:$port $STARTED_PID")
+      log "$(ngircd --version 2>/dev/null | head -n1 | cut -d- -f1) on 127.0.0.1:$port (pid $STARTED_PID)"
+    fi
+  else
+    log "could not install inspircd/ngircd: the IRC runs are skipped"
+  fi
+  # dbench LABEL ARGS...: bench with the delivery runs' longer time limit.
+  dbench() {
+    local RUN_TIMEOUT=$DELIVERY_TIMEOUT
+    bench "$@"
+  }
+  HAS_SYNC=0
+  "$SERVER" --help 2>/dev/null | grep -q -- '--max-sync-wait' && HAS_SYNC=1
+
+  for i in "${!pair_counts[@]}"; do
+    n=${pair_counts[$i]}
+    rate=${pair_rates[$i]:-${pair_rates[0]}}
+    shape="${n}x$rate"
+    if wants chat; then
+      # One chat-server for both receive modes: the accounts are registered once.
+      chat_flags=(--allow-register --max-inbox 0 --max-connections $((2 * n + 256)))
+      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60)
+      start_chat "${chat_flags[@]}"
+      DLOAD=(-w delivery --pairs "$n" --rate "$rate" --register "${DTIMING[@]}")
+      if [ $HAS_SYNC = 1 ]; then
+        dbench "delivery chat: sync $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive sync \
+          --server-pid "$CHAT_PID"
+      else
+        skipped "delivery chat: sync $shape" "this chat-server has no sync command yet (issue 14)"
+      fi
+      dbench "delivery chat: inbox $shape" --addr "$CHAT_ADDR" "${DLOAD[@]}" --receive inbox \
+        --poll-interval 1s --server-pid "$CHAT_PID"
+      stop_chat
+    fi
+    for peer in "${PEERS[@]}"; do
+      read -r name addr pid <<<"$peer"
+      dbench "delivery $name: push $shape" --addr "$addr" -w delivery --protocol irc \
+        --pairs "$n" --rate "$rate" "${DTIMING[@]}" --server-pid "$pid"
+    done
+  done
+  for k in $FANOUT_MEMBERS; do
+    wants chat && skipped "delivery chat: fan-out ${k}x$FANOUT_RATE" "chat-server has no groups yet (issue 18)"
+    for peer in "${PEERS[@]}"; do
+      read -r name addr pid <<<"$peer"
+      dbench "delivery $name: fan-out ${k}x$FANOUT_RATE" --addr "$addr" -w delivery \
+        --protocol irc --fanout "$k" --rate "$FANOUT_RATE" "${DTIMING[@]}" --server-pid "$pid"
+    done
+  done
+  for pid in $PEER_PIDS; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PEER_PIDS=""
+fi
+
+# 6. Multi-node (issue 19): 1, 2, 3 nodes on one PostgreSQL beside an SQLite node,
 # the sustained sequence inbox / send / inbox; CPU per request of nodes and of
 # PostgreSQL. Skipped (with a note) when PostgreSQL is not reachable; MULTINODE=0 skips.
 MULTINODE_MD=$TMP/multinode.md
-if [ "${MULTINODE:-1}" != 0 ]; then
+if [ "${MULTINODE:-1}" != 0 ] && [ "${DELIVERY_ONLY:-0}" != 1 ]; then
   log "multi-node section (bench/multinode.sh)"
   SERVER=$SERVER BENCH=$BENCH DURATION=$ROUND_DURATION WARMUP=$WARMUP \
     bash "$ROOT/bench/multinode.sh" >"$MULTINODE_MD" || log "multi-node section failed"
@@ -255,6 +373,8 @@ export CPU MEM STORE_NOTE
 export NPROC=$(nproc)
 export KERNEL=$(uname -r)
 export REDIS_VERSION=$(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2)
+export INSPIRCD_VERSION=$(inspircd --version 2>/dev/null | head -n1 || true)
+export NGIRCD_VERSION=$(ngircd --version 2>/dev/null | head -n1 | cut -d- -f1 || true)
 export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 report_flags=()
 [ "${CHECK:-0}" = 1 ] && report_flags+=(--check)

@@ -49,6 +49,37 @@ pub enum Workload {
     Mix,
     /// `ping` in a closed loop: no session, no storage; the server's floor.
     Ping,
+    /// Sender/receiver pairs at a fixed rate: send-to-receive latency, lost, duplicated,
+    /// server CPU per delivered message (see --pairs, --rate, --receive, --protocol).
+    Delivery,
+}
+
+/// How delivery-mode receivers of chat-server learn of new messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Receive {
+    /// Keep one `sync <token> <after_id> <--sync-wait>` waiting; reissue with `next`.
+    Sync,
+    /// Poll `inbox <token>` every --poll-interval, as today's clients do.
+    Inbox,
+}
+
+/// The protocol of delivery mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// chat-server's line protocol (`send`, then `sync` or `inbox`).
+    Chat,
+    /// IRC: NICK/USER, PRIVMSG to a nick (or with --fanout to a channel).
+    Irc,
+}
+
+impl Protocol {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Chat => "chat",
+            Protocol::Irc => "irc",
+        }
+    }
 }
 
 impl Workload {
@@ -59,6 +90,7 @@ impl Workload {
             Workload::Send => "send",
             Workload::Mix => "mix",
             Workload::Ping => "ping",
+            Workload::Delivery => "delivery",
         }
     }
 
@@ -77,6 +109,8 @@ pub enum Mode {
     Mix,
     /// Hold this many connections.
     Idle(usize),
+    /// Sender/receiver pairs (or one sender's fan-out) at a fixed rate.
+    Delivery,
     /// Closed loop of an arbitrary line (bytes to send, terminator to wait for).
     Raw {
         /// The request, escapes interpreted.
@@ -200,6 +234,40 @@ pub struct Options {
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub connect_concurrency: usize,
 
+    /// Delivery: sender/receiver pairs (2N connections, each its own account or nick).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub pairs: usize,
+
+    /// Delivery: messages per second of each sender, on a fixed schedule (open loop).
+    #[arg(long, default_value_t = 1.0, value_name = "MSGS_PER_SEC")]
+    pub rate: f64,
+
+    /// Delivery over chat: receivers wait in `sync` or poll `inbox` every --poll-interval.
+    #[arg(long, value_enum, default_value_t = Receive::Sync)]
+    pub receive: Receive,
+
+    /// Delivery: the server's protocol.
+    #[arg(long, value_enum, default_value_t = Protocol::Chat)]
+    pub protocol: Protocol,
+
+    /// Delivery: one sender to a group of K receivers instead of pairs (IRC: a channel
+    /// of K members; chat: groups of issue 18, not in chat-server yet, an error for now).
+    #[arg(long, value_name = "K")]
+    pub fanout: Option<usize>,
+
+    /// Delivery: how long receivers keep reading after the window (inbox polling: at
+    /// least two poll intervals).
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub drain: Duration,
+
+    /// Delivery with --receive sync: the wait_seconds of each `sync` (0-60).
+    #[arg(long, default_value_t = 25, value_name = "SECONDS")]
+    pub sync_wait: u32,
+
+    /// Delivery over IRC: start of every nick (and the channel); the rest is random per run.
+    #[arg(long, default_value = "cb", value_name = "PREFIX")]
+    pub nick_prefix: String,
+
     /// Runtime worker threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -221,8 +289,18 @@ impl Options {
         }
         Ok(match self.workload {
             Workload::Mix => Mode::Mix,
+            Workload::Delivery => Mode::Delivery,
             other => Mode::Closed(other),
         })
+    }
+
+    /// The drain of delivery mode: --drain, but at least two poll intervals when
+    /// receivers poll `inbox`.
+    pub fn effective_drain(&self) -> Duration {
+        match (self.protocol, self.receive) {
+            (Protocol::Chat, Receive::Inbox) => self.drain.max(self.poll_interval * 2),
+            _ => self.drain,
+        }
     }
 
     /// Source addresses to spread `connections` over (see `--source-ips`).
@@ -261,10 +339,38 @@ impl Options {
         if self.message.trim().is_empty() || self.message.contains(['\r', '\n']) {
             return Err("--message must be one non-empty line".into());
         }
+        if self.workload == Workload::Delivery {
+            self.validate_delivery()?;
+        }
         if let Some(Ok(Mode::Raw { terminator, .. })) = self.raw.as_ref().map(|_| self.mode())
             && terminator.is_empty()
         {
             return Err("--terminator must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+impl Options {
+    fn validate_delivery(&self) -> Result<(), String> {
+        if self.pairs == 0 || self.fanout == Some(0) {
+            return Err("--pairs and --fanout must be at least 1".into());
+        }
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 1e6) {
+            return Err("--rate must be a number of messages per second above 0".into());
+        }
+        if self.sync_wait > 60 {
+            return Err("--sync-wait must be 0-60 seconds".into());
+        }
+        let prefix_ok = self.nick_prefix.len() <= 12
+            && self
+                .nick_prefix
+                .starts_with(|c: char| c.is_ascii_alphabetic())
+            && self.nick_prefix.chars().all(|c| c.is_ascii_alphanumeric());
+        if !prefix_ok {
+            return Err(
+                "--nick-prefix must be 1-12 letters and digits, starting with a letter".into(),
+            );
         }
         Ok(())
     }
@@ -337,6 +443,50 @@ mod tests {
         assert_eq!(o.mode(), Ok(Mode::Mix));
         assert_eq!(o.poll_interval, Duration::from_millis(250));
         assert_eq!(o.send_every, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn delivery_flags() {
+        let o = parse(&[
+            "-w",
+            "delivery",
+            "--pairs",
+            "9000",
+            "--rate",
+            "0.1",
+            "--receive",
+            "inbox",
+        ]);
+        assert_eq!(o.mode(), Ok(Mode::Delivery));
+        assert_eq!((o.pairs, o.rate, o.receive), (9000, 0.1, Receive::Inbox));
+        assert_eq!(o.protocol, Protocol::Chat);
+        // Inbox polling needs a drain of two poll intervals at least.
+        assert_eq!(o.effective_drain(), Duration::from_secs(3));
+        let o = parse(&[
+            "-w",
+            "delivery",
+            "--receive",
+            "inbox",
+            "--poll-interval",
+            "5s",
+        ]);
+        assert_eq!(o.effective_drain(), Duration::from_secs(10));
+        let o = parse(&["-w", "delivery", "--protocol", "irc", "--fanout", "199"]);
+        assert_eq!((o.protocol, o.fanout), (Protocol::Irc, Some(199)));
+        assert!(o.validate().is_ok());
+        for bad in [
+            &["--rate", "0"][..],
+            &["--rate", "NaN"],
+            &["--pairs", "0"],
+            &["--fanout", "0"],
+            &["--sync-wait", "61"],
+            &["--nick-prefix", "9x"],
+            &["--nick-prefix", "a b"],
+        ] {
+            let mut args = vec!["-w", "delivery"];
+            args.extend_from_slice(bad);
+            assert!(parse(&args).validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -180,6 +180,28 @@ impl Conn {
         }
     }
 
+    /// Writes `line` (terminator included) without waiting for a reply.
+    pub async fn send(&mut self, line: &[u8]) -> Result<(), ConnError> {
+        self.stream.write_all(line).await?;
+        Ok(())
+    }
+
+    /// Waits for one whole reply and returns its body, terminator removed.
+    /// Cancel-safe: what was read stays in the buffer for the next call.
+    pub async fn read_body(&mut self) -> Result<BytesMut, ConnError> {
+        let mut scanned: usize = 0;
+        loop {
+            let from = scanned.saturating_sub(self.finder.needle().len().saturating_sub(1));
+            if let Some(pos) = self.finder.find(&self.buf[from..]) {
+                let body = self.buf.split_to(from + pos);
+                self.buf.advance(self.finder.needle().len());
+                return Ok(body);
+            }
+            scanned = self.buf.len();
+            self.fill().await?;
+        }
+    }
+
     /// Sends `line` and parses the reply in full (for set-up requests).
     pub async fn request(&mut self, line: &[u8]) -> Result<Reply, ConnError> {
         self.stream.write_all(line).await?;

@@ -116,6 +116,7 @@ pub async fn run(server: SocketAddr, opts: &Options, count: usize) -> Result<Rep
             server_rss_after_burst_kib: rss_after_burst,
             burst,
         }),
+        delivery: None,
     })
 }
 

@@ -15,12 +15,15 @@
 //! - [`workload`]: the closed loop (`inbox`, `send`, `ping`, `--raw`).
 //! - [`mix`]: simulated TUI clients polling on their own clocks.
 //! - [`idle`]: holding N connections, server memory, the simultaneous burst.
+//! - [`delivery`]: sender/receiver pairs over chat (`sync`, `inbox`) or IRC: latency,
+//!   lost and duplicated messages, server CPU per delivered message.
 //! - [`report`]: the result as a value, JSON and text.
 #![warn(clippy::unwrap_used)]
 
 pub mod accounts;
 pub mod cli;
 pub mod conn;
+pub mod delivery;
 pub mod escape;
 pub mod idle;
 pub mod mix;
@@ -29,7 +32,7 @@ pub mod report;
 pub mod stats;
 pub mod workload;
 
-pub use cli::{Mode, Options, Workload};
+pub use cli::{Mode, Options, Protocol, Receive, Workload};
 pub use report::Report;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -57,6 +60,7 @@ pub async fn run(opts: &Options) -> Result<Report> {
         }
         Mode::Mix => mix::run(server, opts).await,
         Mode::Idle(count) => idle::run(server, opts, count).await,
+        Mode::Delivery => delivery::run(server, opts).await,
     }
 }
 

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let opts = Options::parse();
     let nofile = raise_nofile_limit();
-    let wanted = opts.idle.unwrap_or(opts.connections) as u64;
+    let wanted = match (opts.workload, opts.fanout) {
+        (chat_bench::Workload::Delivery, Some(k)) => k + 1,
+        (chat_bench::Workload::Delivery, None) => opts.pairs * 2,
+        _ => opts.idle.unwrap_or(opts.connections),
+    } as u64;
     if let Some(limit) = nofile
         && limit < wanted + 16
     {

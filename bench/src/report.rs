@@ -131,6 +131,55 @@ pub struct MixReport {
     pub late_polls: u64,
 }
 
+/// What `--workload delivery` found beyond latency (which is send-to-receive).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryReport {
+    /// `chat` or `irc`.
+    pub protocol: &'static str,
+    /// How receivers received: `sync` (waiting), `inbox` (polling), `push` (IRC).
+    pub receive: &'static str,
+    /// Sender/receiver pairs (0 with fan-out).
+    pub pairs: usize,
+    /// Receivers of the one sender, with `--fanout`.
+    pub fanout: Option<usize>,
+    /// Messages per second per sender.
+    pub rate_per_sender: f64,
+    /// Messages sent in the whole run (warm-up included).
+    pub sent: u64,
+    /// Of those, accepted by the server (chat: OK; IRC: written).
+    pub accepted: u64,
+    /// Accepted messages times the receivers each should reach.
+    pub expected: u64,
+    /// Messages sent inside the window and received (the latency samples).
+    pub delivered: u64,
+    /// Messages first received inside the window (the CPU divisor).
+    pub received_in_window: u64,
+    /// Accepted but not received by the end of the drain.
+    pub lost: u64,
+    /// Extra receipts of a message received already.
+    pub duplicates: u64,
+    /// Receipts of messages the server had not accepted.
+    pub unexpected: u64,
+    /// Texts that were not this run's (ignored).
+    pub foreign: u64,
+    /// Sends that started more than one interval late (the tool could not keep pace).
+    pub late_sends: u64,
+    /// From the sender's OK to the receipt (chat only), for messages sent in the window.
+    pub ok_latency: Option<Latency>,
+    /// Of those, received before the sender had read its OK (counted as 0).
+    pub received_before_ok: u64,
+    /// How long receivers kept reading after the window, seconds.
+    pub drain_s: f64,
+    /// Server CPU (user + system) in the window, seconds (with --server-pid).
+    pub server_cpu_s: Option<f64>,
+    /// Server CPU in the window per message received in it, microseconds.
+    pub server_cpu_us_per_message: Option<f64>,
+    /// Receiver requests (`sync`, `inbox`) in the window; 0 over IRC.
+    pub receiver_requests: u64,
+    /// `receiver_requests` per receiver per second: what an idle receiver costs.
+    pub requests_per_receiver_per_s: f64,
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -166,6 +215,8 @@ pub struct Report {
     pub mix: Option<MixReport>,
     /// Idle details.
     pub idle: Option<IdleReport>,
+    /// Delivery details.
+    pub delivery: Option<DeliveryReport>,
 }
 
 impl Report {
@@ -180,7 +231,14 @@ impl Report {
             .idle
             .as_ref()
             .is_some_and(|i| i.established < i.requested);
-        self.errors.total > 0 || idle_short || (self.idle.is_none() && self.ops == 0)
+        let bad_delivery = self
+            .delivery
+            .as_ref()
+            .is_some_and(|d| d.lost > 0 || d.duplicates > 0 || d.unexpected > 0);
+        self.errors.total > 0
+            || idle_short
+            || bad_delivery
+            || (self.idle.is_none() && self.ops == 0)
     }
 
     /// The report for people.
@@ -222,6 +280,9 @@ impl Report {
         }
         if let Some(i) = &self.idle {
             write_idle(&mut out, i);
+        }
+        if let Some(d) = &self.delivery {
+            write_delivery(&mut out, d);
         }
         let e = &self.errors;
         let _ = writeln!(
@@ -269,6 +330,41 @@ fn write_idle(out: &mut String, i: &IdleReport) {
     }
 }
 
+fn write_delivery(out: &mut String, d: &DeliveryReport) {
+    let shape = match d.fanout {
+        Some(k) => format!("1 sender to {k} receivers"),
+        None => format!("{} pairs", d.pairs),
+    };
+    let _ = writeln!(
+        out,
+        "  delivery: {} ({}), {shape}, {} msg/s per sender; {} sent, {} accepted, {} delivered in the window",
+        d.protocol, d.receive, d.rate_per_sender, d.sent, d.accepted, d.delivered
+    );
+    let _ = writeln!(
+        out,
+        "  lost:     {} of {} expected; duplicates {}; unexpected {}; foreign {}; late sends {} (drain {:.1}s)",
+        d.lost, d.expected, d.duplicates, d.unexpected, d.foreign, d.late_sends, d.drain_s
+    );
+    if let Some(l) = &d.ok_latency {
+        let _ = writeln!(
+            out,
+            "  from OK:  {} ({} received before their OK)",
+            latency_line(l),
+            d.received_before_ok
+        );
+    }
+    let cpu = match (d.server_cpu_s, d.server_cpu_us_per_message) {
+        (Some(s), Some(per)) => format!("{s:.2}s, {per:.1} µs per message received"),
+        (Some(s), None) => format!("{s:.2}s"),
+        _ => "- (no --server-pid)".into(),
+    };
+    let _ = writeln!(
+        out,
+        "  server CPU: {cpu} ({} in the window); receiver requests {} ({:.2}/receiver/s)",
+        d.received_in_window, d.receiver_requests, d.requests_per_receiver_per_s
+    );
+}
+
 /// `p50 0.123 ms  p99 ...` for one latency summary.
 pub fn latency_line(l: &Latency) -> String {
     format!(
@@ -311,6 +407,7 @@ mod tests {
             latency,
             mix: None,
             idle: None,
+            delivery: None,
         }
     }
 

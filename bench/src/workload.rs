@@ -204,5 +204,6 @@ pub fn finish(
         latency: Latency::of(&latency),
         mix: None,
         idle: None,
+        delivery: None,
     }
 }

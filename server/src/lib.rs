@@ -14,11 +14,14 @@
 //! - [`session`]: tokens and clocks. [`password`]: argon2id hashing.
 //! - [`users`]: demo accounts and `--users` files.
 //! - [`storage`]: the `Store` trait and its backends.
+//! - [`cli`]: the command line (flags and `user` subcommands).
 //! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
 //! - [`throttle`]: login backoff, connections per address, request rate.
+//! - [`presence`]: who came online or left, for waiting `sync` requests.
 #![warn(clippy::unwrap_used)]
 
 pub mod accounts;
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod connection;
@@ -27,6 +30,7 @@ pub mod handler;
 pub mod limits;
 pub mod listener;
 pub mod password;
+pub mod presence;
 pub mod session;
 pub mod shutdown;
 pub mod storage;

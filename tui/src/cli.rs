@@ -13,7 +13,7 @@ use crate::config::{self, Config, Theme};
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "chat",
-    version,
+    version = chat_build_info::VERSION,
     after_help = "The password comes from --password-stdin, CHAT_PASSWORD, or a prompt.\n\
                   Plain mode is used with --plain, --once, --json, when standard output is \
                   not a terminal, or when TERM=dumb.\n\

@@ -17,6 +17,8 @@
 #      from Debian's packages, installed when missing, started with configs of our
 #      own from bench/peers.sh); then one sender's fan-out to an IRC channel of K
 #      members (issue 18; chat's side waits for groups and is skipped with a note)
+#   6. multi-node: 1, 2, 3 nodes on one PostgreSQL beside an SQLite node (bench/multinode.sh;
+#      MULTINODE=0 skips it)
 #
 # Every chat run group gets a chat-server started for it on a free port with a fresh
 # SQLite database in a temporary directory (falls back to --db memory, and says so,
@@ -354,6 +356,16 @@ if [ "${DELIVERY:-1}" != 0 ]; then
   PEER_PIDS=""
 fi
 
+# 6. Multi-node (issue 19): 1, 2, 3 nodes on one PostgreSQL beside an SQLite node,
+# the sustained sequence inbox / send / inbox; CPU per request of nodes and of
+# PostgreSQL. Skipped (with a note) when PostgreSQL is not reachable; MULTINODE=0 skips.
+MULTINODE_MD=$TMP/multinode.md
+if [ "${MULTINODE:-1}" != 0 ] && [ "${DELIVERY_ONLY:-0}" != 1 ]; then
+  log "multi-node section (bench/multinode.sh)"
+  SERVER=$SERVER BENCH=$BENCH DURATION=$ROUND_DURATION WARMUP=$WARMUP \
+    bash "$ROOT/bench/multinode.sh" >"$MULTINODE_MD" || log "multi-node section failed"
+fi
+
 # ---------------------------------------------------------------- report
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(free -h | awk '/^Mem:/ {print $2}')
@@ -367,3 +379,7 @@ export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unkno
 report_flags=()
 [ "${CHECK:-0}" = 1 ] && report_flags+=(--check)
 python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT" "${report_flags[@]}"
+if [ -s "$MULTINODE_MD" ]; then
+  printf '\n### Multi-node on PostgreSQL (bench/multinode.sh)\n\n'
+  cat "$MULTINODE_MD"
+fi

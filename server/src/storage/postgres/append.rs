@@ -3,6 +3,7 @@
 
 use super::super::{NewMessage, StoreError, StoreResult};
 use super::PostgresOptions;
+use super::notify::{channel_sql, payload};
 use super::store::pair;
 use crate::metrics::{self, Backend};
 use sqlx::postgres::PgPool;
@@ -27,6 +28,7 @@ pub(super) fn start_appenders(
     pool: &PgPool,
     options: &PostgresOptions,
     batches: Arc<AtomicU64>,
+    node: u64,
 ) -> mpsc::Sender<Append> {
     let max_batch = options.max_batch;
     let (appends, queue) = mpsc::channel(4 * max_batch);
@@ -38,6 +40,7 @@ pub(super) fn start_appenders(
             max_batch,
             options.op_timeout,
             Arc::clone(&batches),
+            node,
         ));
     }
     appends
@@ -51,6 +54,7 @@ async fn append_loop(
     max_batch: usize,
     op_timeout: Duration,
     batches: Arc<AtomicU64>,
+    node: u64,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     loop {
@@ -61,7 +65,8 @@ async fn append_loop(
         }
         // Bounded like every call, so a hung connection cannot stall sends for long.
         let started = std::time::Instant::now();
-        let stored = match tokio::time::timeout(op_timeout, insert_batch(&pool, &batch)).await {
+        let stored = match tokio::time::timeout(op_timeout, insert_batch(&pool, &batch, node)).await
+        {
             Ok(Ok(ids)) => Ok(ids),
             Ok(Err(e)) => Err(format!("storing messages: {e}")),
             Err(_) => Err(format!(
@@ -99,12 +104,28 @@ macro_rules! order_lock_key {
     };
 }
 
+/// The notification payload of a batch: every sender and recipient in it, once.
+fn batch_payload(batch: &[Append], node: u64) -> String {
+    let mut users: Vec<&str> = batch
+        .iter()
+        .flat_map(|a| [a.message.from.as_str(), a.message.to.as_str()])
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    payload(node, users)
+}
+
 /// Stores one message with its own `INSERT` (grouping off); returns its id.
-pub(super) async fn insert_one(pool: &PgPool, m: &NewMessage) -> Result<i64, sqlx::Error> {
+pub(super) async fn insert_one(
+    pool: &PgPool,
+    m: &NewMessage,
+    node: u64,
+) -> Result<i64, sqlx::Error> {
     let (lo, hi) = pair(&m.from, &m.to);
     sqlx::query_scalar(concat!(
         "INSERT INTO messages (sender, recipient, sender_display, recipient_display, body, ts_ms, pair_lo, pair_hi) \
          SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::int8, $7::text, $8::text WHERE (SELECT pg_advisory_xact_lock(", order_lock_key!(), ")) IS NOT NULL \
+           AND (SELECT pg_notify(", channel_sql!(), ", $9)) IS NOT NULL \
          RETURNING id",
     ))
     .bind(&m.from)
@@ -115,6 +136,7 @@ pub(super) async fn insert_one(pool: &PgPool, m: &NewMessage) -> Result<i64, sql
     .bind(m.ts_ms)
     .bind(lo)
     .bind(hi)
+    .bind(payload(node, [m.from.as_str(), m.to.as_str()]))
     .fetch_one(pool)
     .await
 }
@@ -123,7 +145,7 @@ pub(super) async fn insert_one(pool: &PgPool, m: &NewMessage) -> Result<i64, sql
 /// one WAL flush) and returns the ids in batch order. The rows are inserted in array
 /// order (`ORDER BY` the ordinality) and each takes the next value of the id
 /// sequence as it is inserted, so the ids, sorted, are in batch order.
-async fn insert_batch(pool: &PgPool, batch: &[Append]) -> Result<Vec<i64>, sqlx::Error> {
+async fn insert_batch(pool: &PgPool, batch: &[Append], node: u64) -> Result<Vec<i64>, sqlx::Error> {
     let column = |f: fn(&NewMessage) -> &str| -> Vec<String> {
         batch.iter().map(|a| f(&a.message).to_string()).collect()
     };
@@ -138,6 +160,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Append]) -> Result<Vec<i64>, sqlx:
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[], $7::text[], $8::text[]) \
               WITH ORDINALITY AS batch (s, r, sd, rd, b, t, lo, hi, n) \
          WHERE (SELECT pg_advisory_xact_lock(", order_lock_key!(), ")) IS NOT NULL \
+           AND (SELECT pg_notify(", channel_sql!(), ", $9)) IS NOT NULL \
          ORDER BY n \
          RETURNING id",
     ))
@@ -149,6 +172,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Append]) -> Result<Vec<i64>, sqlx:
     .bind(times)
     .bind(column(|m| pair(&m.from, &m.to).0))
     .bind(column(|m| pair(&m.from, &m.to).1))
+    .bind(batch_payload(batch, node))
     .fetch_all(pool)
     .await?;
     if ids.len() != batch.len() {

@@ -79,6 +79,9 @@
 
 mod append;
 mod inbox;
+mod notify;
+#[cfg(test)]
+mod scale_tests;
 mod store;
 pub mod testing;
 #[cfg(test)]
@@ -165,9 +168,21 @@ struct Inner {
     /// Waiting `sync` requests on this node, woken after commits (this node's, and
     /// other nodes' through `LISTEN`).
     wakeups: Wakeups,
+    /// This node's id in notifications (random per open), to skip its own.
+    node: u64,
+    /// The `LISTEN` task (see `notify.rs`), stopped with the store.
+    listener: tokio::task::JoinHandle<()>,
+    /// The listener's own pool (one connection).
+    listen_pool: PgPool,
     /// Tests park their scratch schema here so it lives as long as the store.
     #[cfg(test)]
     keep: std::sync::Mutex<Option<testing::ScratchSchema>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 fn unavailable(context: &str, e: impl fmt::Display) -> StoreError {
@@ -276,14 +291,39 @@ impl PostgresStore {
             tracing::debug!(error = %e, "closing the migration connection");
         }
         let batches = Arc::new(AtomicU64::new(0));
-        let appends =
-            (options.max_batch > 1).then(|| start_appenders(&pool, &options, Arc::clone(&batches)));
+        let node = uuid::Uuid::new_v4().as_u64_pair().0;
+        let appends = (options.max_batch > 1)
+            .then(|| start_appenders(&pool, &options, Arc::clone(&batches), node));
+        let wakeups = Wakeups::new();
+        // Its own pool of one connection, so LISTEN never takes one from requests.
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
+        // Listening before the node serves anyone: no waiter can miss a commit of
+        // another node for want of a connection (later losses wake everyone).
+        let first =
+            match tokio::time::timeout(options.connect_timeout, notify::listen(&listen_pool)).await
+            {
+                Ok(Ok(first)) => first,
+                Ok(Err(e)) => return Err(unavailable(&format!("cannot LISTEN on {shown}"), e)),
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot LISTEN on {shown}: no answer within {:?}",
+                        options.connect_timeout
+                    )));
+                }
+            };
+        let listener = notify::start_listener(listen_pool.clone(), wakeups.clone(), node, first);
         let inner = Inner {
             pool,
             appends,
             batches,
             op_timeout: options.op_timeout,
-            wakeups: Wakeups::new(),
+            wakeups,
+            node,
+            listener,
+            listen_pool,
             description: format!("postgres {shown} (pool of {max_connections})"),
             #[cfg(test)]
             keep: std::sync::Mutex::new(None),
@@ -309,6 +349,7 @@ impl PostgresStore {
 
     /// Closes every connection of this node; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        self.inner.listen_pool.close().await;
         self.inner.pool.close().await;
     }
 

@@ -227,8 +227,11 @@ impl Store for PostgresStore {
                 }
             }
             None => {
-                self.timed("storing a message", insert_one(&self.inner.pool, &message))
-                    .await?
+                self.timed(
+                    "storing a message",
+                    insert_one(&self.inner.pool, &message, self.inner.node),
+                )
+                .await?
             }
         };
         self.inner.wakeups.wake(&message.from);

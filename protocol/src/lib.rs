@@ -12,13 +12,15 @@
 //! logout <token>                      logout <token>
 //! ```
 //!
-//! Extensions (`register`, `history`, `ping`) are new commands; extra JSON fields are
+//! Extensions (`register`, `history`, `sync`, `ping`) are new commands; extra JSON fields are
 //! only ever added, so programs written for the course keep working.
 //!
 //! # Layout
 //! - [`args`]: a cursor over the words of a request line.
 //! - [`request`]: [`Request`], parsed from and formatted to a line.
 //! - [`response`]: [`Response`] as the server writes it, [`Reply`] as a client reads it.
+//! - [`sync`]: the answer to `sync`, the long poll that drains nothing, and the
+//!   feature list.
 //! - [`json`]: JSON written the way Python's `json.dumps` writes it (ASCII only).
 //! - [`frame`]: splitting a byte stream into request lines and into responses.
 //! - [`error`]: what can go wrong while parsing.
@@ -30,13 +32,17 @@ pub mod frame;
 pub mod json;
 pub mod request;
 pub mod response;
+pub mod sync;
 
 pub use error::{FrameError, ParseError};
 pub use frame::{Frame, LineDecoder, RESPONSE_TERMINATOR, ReplyDecoder};
-pub use request::{Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request, echo};
+pub use request::{
+    Dialect, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Request, SYNC_MAX_WAIT_SECONDS, echo,
+};
 pub use response::{
     ActiveUsers, HistoryEntry, InboxGroup, InboxMessage, LoginInfo, Reply, Response, Status,
 };
+pub use sync::{FEATURES, PresenceUpdate, SYNC_PAGE, SyncAnswer, SyncEntry, SyncView};
 
 /// The course's well-known port.
 pub const DEFAULT_PORT: u16 = 8889;

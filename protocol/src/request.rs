@@ -8,6 +8,7 @@
 //! logout <token>
 //! register <username> <password> [display name...]
 //! history <token> <peer> [limit] [before_id]
+//! sync <token> <after_id> [wait_seconds] [presence]
 //! ping
 //! ```
 //!
@@ -23,6 +24,12 @@ use crate::error::ParseError;
 pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
 /// Most messages one `history` call returns; larger limits are clamped to it.
 pub const HISTORY_MAX_LIMIT: u32 = 500;
+/// Longest a `sync` may wait, in seconds; longer waits are clamped to it (a server
+/// may cap it lower). A minute keeps a waiting request well inside the idle
+/// timeouts of the proxies and NAT boxes between a client and the server.
+pub const SYNC_MAX_WAIT_SECONDS: u32 = 60;
+/// The word after `sync`'s wait that asks for presence changes.
+pub const SYNC_PRESENCE_WORD: &str = "presence";
 
 /// Which of the two command vocabularies a request was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -96,6 +103,19 @@ pub enum Request {
         /// Only messages with an id below this one (paging backwards).
         before_id: Option<i64>,
     },
+    /// `sync`: every message the user sent or received after a cursor, oldest first,
+    /// waiting for the next one when there is none; drains nothing.
+    Sync {
+        /// Session token.
+        token: String,
+        /// The cursor: only messages with a larger id (0: from the beginning).
+        after_id: i64,
+        /// How long to wait when nothing is newer, already clamped to
+        /// `0..=SYNC_MAX_WAIT_SECONDS`; 0 answers at once.
+        wait_seconds: u32,
+        /// Whether the answer carries presence (who came online, who left).
+        presence: bool,
+    },
     /// `ping`: liveness probe for load balancers; needs no session.
     Ping,
 }
@@ -112,6 +132,7 @@ const USAGE_LOGOUT: &str = "logout <token>";
 const USAGE_REGISTER: &str = "register <username> <password> [display name]";
 const USAGE_HISTORY: &str = "history <token> <peer> [limit] [before_id]";
 const USAGE_PING: &str = "ping";
+const USAGE_SYNC: &str = "sync <token> <after_id> [wait_seconds] [presence]";
 
 /// Longest command word echoed back in `unknown command: X`.
 const ECHO_LIMIT: usize = 40;
@@ -148,6 +169,7 @@ impl Request {
             },
             "register" => parse_register(&mut args)?,
             "history" => parse_history(&mut args)?,
+            "sync" => parse_sync(&mut args)?,
             "ping" => {
                 args.finish(USAGE_PING)?;
                 Request::Ping
@@ -192,6 +214,7 @@ impl Request {
             Request::Logout { .. } => "logout",
             Request::Register { .. } => "register",
             Request::History { .. } => "history",
+            Request::Sync { .. } => "sync",
             Request::Ping => "ping",
         }
     }
@@ -203,7 +226,8 @@ impl Request {
             | Request::Inbox { token, .. }
             | Request::ActiveUsers { token, .. }
             | Request::Logout { token }
-            | Request::History { token, .. } => Some(token),
+            | Request::History { token, .. }
+            | Request::Sync { token, .. } => Some(token),
             Request::Login { .. } | Request::Register { .. } | Request::Ping => None,
         }
     }
@@ -238,6 +262,15 @@ impl Request {
             } => match before_id {
                 Some(before) => format!("{verb} {token} {peer} {limit} {before}"),
                 None => format!("{verb} {token} {peer} {limit}"),
+            },
+            Request::Sync {
+                token,
+                after_id,
+                wait_seconds,
+                presence,
+            } => match presence {
+                true => format!("{verb} {token} {after_id} {wait_seconds} {SYNC_PRESENCE_WORD}"),
+                false => format!("{verb} {token} {after_id} {wait_seconds}"),
             },
             Request::Ping => verb.to_string(),
         };
@@ -316,6 +349,37 @@ fn parse_history(args: &mut Args<'_>) -> Result<Request, ParseError> {
     })
 }
 
+fn parse_sync(args: &mut Args<'_>) -> Result<Request, ParseError> {
+    let token = args.word(USAGE_SYNC)?.to_string();
+    let after_id = args
+        .number::<i64>(USAGE_SYNC)?
+        .filter(|id| *id >= 0)
+        .ok_or(ParseError::Usage(USAGE_SYNC))?;
+    let is_presence = |word: &str| word.eq_ignore_ascii_case(SYNC_PRESENCE_WORD);
+    // `sync T 0 presence` asks for presence without waiting.
+    let (wait_seconds, presence) = match args.next_word() {
+        None => (0, false),
+        Some(word) if is_presence(word) => (0, true),
+        Some(word) => {
+            let wait = word
+                .parse::<u32>()
+                .map_err(|_| ParseError::Usage(USAGE_SYNC))?;
+            match args.next_word() {
+                None => (wait, false),
+                Some(word) if is_presence(word) => (wait, true),
+                Some(_) => return Err(ParseError::Usage(USAGE_SYNC)),
+            }
+        }
+    };
+    args.finish(USAGE_SYNC)?;
+    Ok(Request::Sync {
+        token,
+        after_id,
+        wait_seconds: wait_seconds.min(SYNC_MAX_WAIT_SECONDS),
+        presence,
+    })
+}
+
 /// A word from the peer, shortened for quoting in an error message (`unknown
 /// command: X`, `unknown recipient: X`), so a 64 KiB word is not echoed back whole.
 pub fn echo(word: &str) -> String {
@@ -326,257 +390,5 @@ pub fn echo(word: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn ok(line: &str) -> Request {
-        Request::parse(line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
-    }
-
-    fn err(line: &str) -> String {
-        Request::parse(line).expect_err(line).to_string()
-    }
-
-    #[test]
-    fn every_command_of_both_dialects() {
-        use Dialect::*;
-        let login = |dialect| Request::Login {
-            dialect,
-            username: "messi".into(),
-            password: "surabaya".into(),
-        };
-        assert_eq!(ok("auth messi surabaya"), login(Course));
-        assert_eq!(ok("login messi surabaya"), login(Indonesian));
-        let send = |dialect| Request::Send {
-            dialect,
-            token: "t".into(),
-            to: "henderson".into(),
-            message: "halo apa kabar?".into(),
-        };
-        assert_eq!(ok("send t henderson halo apa kabar?"), send(Course));
-        assert_eq!(ok("chat t henderson halo apa kabar?"), send(Indonesian));
-        assert_eq!(
-            ok("inbox t"),
-            Request::Inbox {
-                dialect: Course,
-                token: "t".into()
-            }
-        );
-        assert_eq!(
-            ok("kotakmasuk t"),
-            Request::Inbox {
-                dialect: Indonesian,
-                token: "t".into()
-            }
-        );
-        assert_eq!(
-            ok("user_aktif t"),
-            Request::ActiveUsers {
-                dialect: Course,
-                token: "t".into()
-            }
-        );
-        assert_eq!(
-            ok("user_on t"),
-            Request::ActiveUsers {
-                dialect: Indonesian,
-                token: "t".into()
-            }
-        );
-        assert_eq!(ok("logout t"), Request::Logout { token: "t".into() });
-        assert_eq!(ok("ping"), Request::Ping);
-        assert_eq!(
-            ok("register arini hehe Arini Indah"),
-            Request::Register {
-                username: "arini".into(),
-                password: "hehe".into(),
-                display_name: Some("Arini Indah".into())
-            }
-        );
-        assert_eq!(
-            ok("history t henderson"),
-            Request::History {
-                token: "t".into(),
-                peer: "henderson".into(),
-                limit: 50,
-                before_id: None
-            }
-        );
-        assert_eq!(
-            ok("history t henderson 10 99"),
-            Request::History {
-                token: "t".into(),
-                peer: "henderson".into(),
-                limit: 10,
-                before_id: Some(99)
-            }
-        );
-    }
-
-    #[test]
-    fn course_client_spacing_is_trimmed_but_inner_spacing_kept() {
-        // The course client sends a space before the text and one before "\r\n".
-        let r = ok("send tok henderson  halo  apa kabar? 🙂 ");
-        assert!(matches!(r, Request::Send { ref message, .. } if message == "halo  apa kabar? 🙂"));
-        let r = ok("inbox tok ");
-        assert_eq!(
-            r,
-            Request::Inbox {
-                dialect: Dialect::Course,
-                token: "tok".into()
-            }
-        );
-    }
-
-    #[test]
-    fn command_words_ignore_ascii_case() {
-        assert!(matches!(ok("AUTH messi surabaya"), Request::Login { .. }));
-        assert!(matches!(ok("User_Aktif t"), Request::ActiveUsers { .. }));
-    }
-
-    #[test]
-    fn every_error_has_a_precise_message() {
-        let table = [
-            ("", "empty request"),
-            ("   ", "empty request"),
-            ("hello", "unknown command: hello"),
-            ("auth", "usage: auth <username> <password>"),
-            ("auth messi", "usage: auth <username> <password>"),
-            (
-                "auth messi surabaya extra",
-                "usage: auth <username> <password>",
-            ),
-            ("login messi", "usage: login <username> <password>"),
-            ("send", "usage: send <token> <to> <message>"),
-            ("send t", "usage: send <token> <to> <message>"),
-            ("send t henderson", "empty message"),
-            ("send t henderson    ", "empty message"),
-            ("chat t", "usage: chat <token> <to> <message>"),
-            ("inbox", "usage: inbox <token>"),
-            ("inbox t u", "usage: inbox <token>"),
-            ("kotakmasuk", "usage: kotakmasuk <token>"),
-            ("user_aktif", "usage: user_aktif <token>"),
-            ("user_on", "usage: user_on <token>"),
-            ("logout", "usage: logout <token>"),
-            (
-                "register arini",
-                "usage: register <username> <password> [display name]",
-            ),
-            (
-                "history t",
-                "usage: history <token> <peer> [limit] [before_id]",
-            ),
-            (
-                "history t p x",
-                "usage: history <token> <peer> [limit] [before_id]",
-            ),
-            (
-                "history t p 0",
-                "usage: history <token> <peer> [limit] [before_id]",
-            ),
-            (
-                "history t p 5 -",
-                "usage: history <token> <peer> [limit] [before_id]",
-            ),
-            (
-                "history t p 5 6 7",
-                "usage: history <token> <peer> [limit] [before_id]",
-            ),
-            ("ping pong", "usage: ping"),
-        ];
-        for (line, want) in table {
-            assert_eq!(err(line), want, "line {line:?}");
-        }
-    }
-
-    #[test]
-    fn history_limit_is_clamped() {
-        assert!(matches!(
-            ok("history t p 100000"),
-            Request::History { limit: 500, .. }
-        ));
-    }
-
-    #[test]
-    fn unknown_command_echo_is_bounded() {
-        let long = "x".repeat(10_000);
-        let msg = err(&long);
-        assert!(msg.len() < 80, "{msg}");
-        assert!(msg.starts_with("unknown command: xxx"));
-    }
-
-    fn word() -> impl Strategy<Value = String> {
-        "[a-zA-Z0-9_.@-]{1,12}"
-    }
-
-    fn message() -> impl Strategy<Value = String> {
-        "[^\\s][^\r\n]{0,40}[^\\s]|[^\\s]"
-    }
-
-    fn dialect() -> impl Strategy<Value = Dialect> {
-        prop_oneof![Just(Dialect::Course), Just(Dialect::Indonesian)]
-    }
-
-    fn request() -> impl Strategy<Value = Request> {
-        prop_oneof![
-            (dialect(), word(), word()).prop_map(|(dialect, username, password)| Request::Login {
-                dialect,
-                username,
-                password
-            }),
-            (dialect(), word(), word(), message()).prop_map(|(dialect, token, to, message)| {
-                Request::Send {
-                    dialect,
-                    token,
-                    to,
-                    message,
-                }
-            }),
-            (dialect(), word()).prop_map(|(dialect, token)| Request::Inbox { dialect, token }),
-            (dialect(), word())
-                .prop_map(|(dialect, token)| Request::ActiveUsers { dialect, token }),
-            word().prop_map(|token| Request::Logout { token }),
-            (word(), word(), proptest::option::of(message())).prop_map(
-                |(username, password, display_name)| Request::Register {
-                    username,
-                    password,
-                    display_name
-                }
-            ),
-            (
-                word(),
-                word(),
-                1..=HISTORY_MAX_LIMIT,
-                proptest::option::of(any::<i64>())
-            )
-                .prop_map(|(token, peer, limit, before_id)| Request::History {
-                    token,
-                    peer,
-                    limit,
-                    before_id
-                }),
-            Just(Request::Ping),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn parse_never_panics(line in "\\PC{0,200}") {
-            let _ = Request::parse(&line);
-        }
-
-        #[test]
-        fn parse_never_panics_on_any_chars(line in any::<String>()) {
-            let _ = Request::parse(&line);
-        }
-
-        #[test]
-        fn parse_of_to_line_round_trips(req in request()) {
-            let line = req.to_line();
-            prop_assert!(line.ends_with("\r\n"));
-            let parsed = Request::parse(line.trim_end_matches("\r\n"));
-            prop_assert_eq!(parsed, Ok(req));
-        }
-    }
-}
+#[path = "request_tests.rs"]
+mod tests;

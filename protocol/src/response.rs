@@ -15,6 +15,7 @@
 use crate::error::FrameError;
 use crate::frame::RESPONSE_TERMINATOR;
 use crate::json::write_python_json;
+use crate::sync::{FEATURES, PresenceUpdate, SyncAnswer, SyncEntry, SyncView};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -125,6 +126,8 @@ pub enum Response {
         /// The messages.
         messages: Vec<HistoryEntry>,
     },
+    /// Answer to `sync`.
+    Sync(SyncAnswer),
     /// Answer to `ping`.
     Pong,
     /// Any failure, with a precise reason.
@@ -182,6 +185,7 @@ impl Serialize for Response {
                 map.serialize_entry("tokenId", &info.token)?;
                 map.serialize_entry("username", &info.username)?;
                 map.serialize_entry("display_name", &info.display_name)?;
+                map.serialize_entry("features", FEATURES)?;
             }
             Response::Sent { id, ts } => {
                 map.serialize_entry("message", "Message Sent")?;
@@ -206,6 +210,20 @@ impl Serialize for Response {
                 map.serialize_entry("peer", peer)?;
                 map.serialize_entry("messages", messages)?;
             }
+            Response::Sync(answer) => {
+                map.serialize_entry("messages", &answer.messages)?;
+                map.serialize_entry("next", &answer.next)?;
+                map.serialize_entry("more", &answer.more)?;
+                match &answer.presence {
+                    None => {}
+                    Some(PresenceUpdate::Online(users)) => map.serialize_entry("online", users)?,
+                    Some(PresenceUpdate::Changed { came, left }) => {
+                        map.serialize_entry("came", came)?;
+                        map.serialize_entry("left", left)?;
+                    }
+                }
+            }
+            // Unchanged since the first version: load balancers match it byte for byte.
             Response::Pong => map.serialize_entry("message", "pong")?,
             Response::Error(reason) => map.serialize_entry("message", reason)?,
         }
@@ -249,6 +267,25 @@ pub struct Reply {
     /// Time of a sent message.
     #[serde(default)]
     pub ts: Option<String>,
+    /// Extensions the server speaks (login and ping answers); absent from the
+    /// course's server.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// `sync`: the cursor for the next request.
+    #[serde(default)]
+    pub next: Option<i64>,
+    /// `sync`: whether another page follows.
+    #[serde(default)]
+    pub more: Option<bool>,
+    /// `sync` with presence: the whole who-is-on list.
+    #[serde(default)]
+    pub online: Option<Vec<String>>,
+    /// `sync` with presence: who came online since the previous answer.
+    #[serde(default)]
+    pub came: Option<Vec<String>>,
+    /// `sync` with presence: who left since the previous answer.
+    #[serde(default)]
+    pub left: Option<Vec<String>>,
 }
 
 impl Reply {
@@ -305,6 +342,34 @@ impl Reply {
         }
     }
 
+    /// Whether the server lists `feature` among its extensions (`"features"`).
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features
+            .as_ref()
+            .is_some_and(|all| all.iter().any(|f| f == feature))
+    }
+
+    /// The fields of a `sync` answer; an error if it has no `next` or its messages
+    /// are not `sync` entries.
+    pub fn sync(&self) -> Result<SyncView, FrameError> {
+        let next = self
+            .next
+            .ok_or_else(|| FrameError::BadResponse("sync answer without \"next\"".into()))?;
+        let messages = match &self.messages {
+            Some(v @ Value::Array(_)) => serde_json::from_value(v.clone())
+                .map_err(|e| FrameError::BadResponse(format!("sync: {e}")))?,
+            _ => Vec::<SyncEntry>::new(),
+        };
+        Ok(SyncView {
+            messages,
+            next,
+            more: self.more.unwrap_or(false),
+            online: self.online.clone(),
+            came: self.came.clone().unwrap_or_default(),
+            left: self.left.clone().unwrap_or_default(),
+        })
+    }
+
     /// Who is on: the `users` array, or else the course's `"a, b, "` text.
     pub fn active_users(&self) -> Vec<String> {
         if let Some(users) = &self.users {
@@ -350,7 +415,7 @@ mod tests {
                     username: "messi".into(),
                     display_name: "Lionel Messi".into(),
                 }),
-                r#"{"status": "OK", "tokenid": "t-1", "tokenId": "t-1", "username": "messi", "display_name": "Lionel Messi"}"#,
+                r#"{"status": "OK", "tokenid": "t-1", "tokenId": "t-1", "username": "messi", "display_name": "Lionel Messi", "features": ["history", "presence", "sync"]}"#,
             ),
             (
                 Response::Sent {
@@ -448,5 +513,60 @@ mod tests {
         let reply = Reply::parse(text.trim_end()).unwrap();
         assert_eq!(reply.peer.as_deref(), Some("lineker"));
         assert_eq!(reply.history().unwrap(), entries);
+    }
+
+    #[test]
+    fn sync_answers_read_back() {
+        let entry = SyncEntry {
+            id: 8,
+            ts: "2026-12-01T09:00:00.000Z".into(),
+            from: "lineker".into(),
+            to: "messi".into(),
+            msg: "halo 🙂".into(),
+            from_display: "Gary Lineker".into(),
+            to_display: "Lionel Messi".into(),
+        };
+        let answer = |presence| {
+            Response::Sync(SyncAnswer {
+                messages: vec![entry.clone()],
+                next: 8,
+                more: true,
+                presence,
+            })
+        };
+        let plain = wire(&answer(None));
+        assert_eq!(
+            plain,
+            "{\"status\": \"OK\", \"messages\": [{\"id\": 8, \"ts\": \"2026-12-01T09:00:00.000Z\", \"from\": \"lineker\", \"to\": \"messi\", \"msg\": \"halo \\ud83d\\ude42\", \"from_display\": \"Gary Lineker\", \"to_display\": \"Lionel Messi\"}], \"next\": 8, \"more\": true}\r\n\r\n"
+        );
+        let view = Reply::parse(plain.trim_end()).unwrap().sync().unwrap();
+        assert_eq!(view.messages, vec![entry.clone()]);
+        assert_eq!((view.next, view.more, view.online), (8, true, None));
+
+        let full = wire(&answer(Some(PresenceUpdate::Online(vec!["a".into()]))));
+        assert!(full.contains(r#""more": true, "online": ["a"]}"#), "{full}");
+        let changed = wire(&answer(Some(PresenceUpdate::Changed {
+            came: vec!["b".into()],
+            left: vec![],
+        })));
+        assert!(
+            changed.contains(r#""came": ["b"], "left": []}"#),
+            "{changed}"
+        );
+        let view = Reply::parse(changed.trim_end()).unwrap().sync().unwrap();
+        assert_eq!((view.came, view.left), (vec!["b".to_string()], vec![]));
+
+        let not_sync = Reply::parse(r#"{"status": "OK", "messages": {}}"#).unwrap();
+        assert!(
+            not_sync.sync().is_err(),
+            "an inbox answer is not a sync answer"
+        );
+        let login = wire(&Response::LoggedIn(LoginInfo {
+            token: "t".into(),
+            username: "u".into(),
+            display_name: "U".into(),
+        }));
+        let login = Reply::parse(login.trim_end()).unwrap();
+        assert!(login.has_feature("sync") && !login.has_feature("groups"));
     }
 }

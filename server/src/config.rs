@@ -28,6 +28,9 @@ pub struct Config {
     pub max_inbox: u64,
     /// Delays after failed logins.
     pub login_backoff: LoginBackoff,
+    /// Longest a `sync` waits for a message (`--max-sync-wait`); requests asking
+    /// more wait this long. At most `chat_protocol::SYNC_MAX_WAIT_SECONDS`.
+    pub max_sync_wait: Duration,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             max_message: 16 * 1024,
             max_inbox: 10_000,
             login_backoff: LoginBackoff::default(),
+            max_sync_wait: Duration::from_secs(u64::from(chat_protocol::SYNC_MAX_WAIT_SECONDS)),
         }
     }
 }

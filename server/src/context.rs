@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::password::{self, HashPool};
+use crate::presence::Presence;
 use crate::session::{now_ms, token_key};
 use crate::storage::{Store, StoreError};
 use crate::throttle::LoginThrottle;
@@ -19,6 +20,8 @@ pub struct Context<S> {
     pub config: Arc<Config>,
     /// Failed-login backoff, shared by all connections.
     pub logins: Arc<LoginThrottle>,
+    /// Who is online, for `sync` requests that ask for presence.
+    pub presence: Arc<Presence>,
     hashing: HashPool,
 }
 
@@ -46,6 +49,7 @@ impl<S: Store> Context<S> {
             store,
             config: Arc::new(config),
             logins,
+            presence: Arc::new(Presence::new()),
             hashing: HashPool::new(cpus),
         }
     }

@@ -68,6 +68,17 @@ pub fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin, H>(
 struct State {
     peer: SocketAddr,
     rate: Option<RateLimit>,
+    /// The presence version this connection last told its client (`sync ... presence`).
+    presence_seen: Option<u64>,
+}
+
+/// What to do with one request line.
+#[derive(Debug)]
+enum Answer {
+    /// Send this response.
+    Now(Response),
+    /// A `sync` with nothing to say yet: wait on the connection.
+    Wait(cmd::sync::Waiting),
 }
 
 impl State {
@@ -76,6 +87,7 @@ impl State {
         State {
             peer,
             rate: (rate > 0).then(|| RateLimit::new(rate, tokio::time::Instant::now())),
+            presence_seen: None,
         }
     }
 }
@@ -113,9 +125,65 @@ async fn run<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
                 return Closed::IoError;
             }
         };
-        let response = answer(ctx, frame, state).await;
+        let response = match answer(ctx, frame, state).await {
+            Answer::Now(response) => response,
+            // Boxed: only a waiting sync pays for the wait's state.
+            Answer::Wait(waiting) => {
+                match Box::pin(wait_for_sync(ctx, conn, state, shutdown, waiting)).await {
+                    Ok(response) => response,
+                    Err(closed) => return closed,
+                }
+            }
+        };
         conn.queue(&response);
     }
+}
+
+/// Waits until a `sync` has something to say, then returns its answer: a message
+/// for the user committed (on any node: the store wakes it), presence changed (if
+/// asked), the deadline passed, another request line arrived, or the server is
+/// shutting down. Each of these is woken, never polled. `Err` when the connection
+/// ended meanwhile.
+async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Context<S>,
+    conn: &mut Connection<T>,
+    state: &mut State,
+    shutdown: &CancellationToken,
+    waiting: cmd::sync::Waiting,
+) -> Result<Response, Closed> {
+    // Answers to earlier pipelined requests go out before the wait.
+    if conn.flush().await.is_err() {
+        return Err(Closed::IoError);
+    }
+    let listener = ctx.store.wakeups().listen(&waiting.username);
+    // Bytes already buffered are the next request: answer at once.
+    while conn.buffered() == 0 {
+        // Armed before the store is read, so a commit in between still wakes us.
+        let mut woken = std::pin::pin!(listener.notified());
+        woken.as_mut().enable();
+        let mut presence_changed = std::pin::pin!(ctx.presence.changed());
+        presence_changed.as_mut().enable();
+        match cmd::sync::look(ctx, &waiting, &mut state.presence_seen).await {
+            Ok(Some(answer)) => return Ok(answer),
+            Ok(None) => {}
+            Err(error) => return Ok(error),
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = presence_changed, if waiting.presence => {}
+            _ = tokio::time::sleep_until(waiting.deadline) => break,
+            _ = shutdown.cancelled() => break,
+            read = conn.read_more() => match read {
+                Ok(true) => break,
+                Ok(false) => return Err(Closed::ByPeer),
+                Err(e) => {
+                    tracing::debug!(peer = %state.peer, error = %e, "read failed");
+                    return Err(Closed::IoError);
+                }
+            },
+        }
+    }
+    Ok(cmd::sync::finish(ctx, &waiting, &mut state.presence_seen).await)
 }
 
 /// Waits for the peer's next bytes, the idle timeout, or shutdown.
@@ -144,28 +212,61 @@ async fn wait_for_bytes<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The response to one line.
-async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> Response {
+/// What to do with one line.
+async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> Answer {
     if let Some(rate) = &mut state.rate
         && !rate.allow(tokio::time::Instant::now())
     {
         let limit = ctx.config.max_request_rate;
-        return Response::error(format!(
+        return Answer::Now(Response::error(format!(
             "rate limit exceeded: at most {limit} requests per second"
-        ));
+        )));
     }
     let line = match frame {
         Frame::Line(line) => line,
-        Frame::InvalidUtf8 => return Response::error("invalid UTF-8"),
+        Frame::InvalidUtf8 => return Answer::Now(Response::error("invalid UTF-8")),
     };
     let peer = state.peer;
     let request = match Request::parse(&line) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(%peer, error = %e, "bad request");
-            return Response::error(e.to_string());
+            return Answer::Now(Response::error(e.to_string()));
         }
     };
+    if let Request::Sync {
+        token,
+        after_id,
+        wait_seconds,
+        presence,
+    } = &request
+    {
+        let seen = &mut state.presence_seen;
+        let step = Box::pin(cmd::sync::start(
+            ctx,
+            token,
+            *after_id,
+            *wait_seconds,
+            *presence,
+            seen,
+        ))
+        .await;
+        return match step {
+            Ok(cmd::sync::Step::Answer(response)) => Answer::Now(response),
+            Ok(cmd::sync::Step::Wait(waiting)) => Answer::Wait(waiting),
+            Err(response) => {
+                if let Response::Error(reason) = &response {
+                    tracing::info!(%peer, verb = "sync", reason = %reason, "request failed");
+                }
+                Answer::Now(response)
+            }
+        };
+    }
+    Answer::Now(dispatch(ctx, peer, request).await)
+}
+
+/// Runs a command that answers at once, logging it when it fails.
+async fn dispatch<S: Store>(ctx: &Context<S>, peer: SocketAddr, request: Request) -> Response {
     // Never log the request itself: it may carry a password or a token.
     let verb = request.verb();
     let spanned = logs_on_success(&request);
@@ -223,6 +324,30 @@ mod tests {
         assert!(size <= 1024, "serve's future is {size} bytes");
     }
 
+    /// A connection waiting in `sync` holds its task plus the boxed wait future
+    /// (which embeds the store's `sync` read). The idle target is 5 KiB per
+    /// connection (issue 14): the wait must stay well inside it.
+    #[tokio::test]
+    async fn a_waiting_sync_stays_small() {
+        // The store the binary serves with: its futures include SQLite's and
+        // PostgreSQL's reads.
+        let store = crate::storage::open::AnyStore::Memory(MemoryStore::new());
+        let ctx = Context::new(store, crate::Config::default());
+        let (stream, _other) = tokio::io::duplex(64);
+        let mut conn = Connection::new(stream, 1024);
+        let mut state = State::new(&ctx, "192.0.2.7:4321".parse().expect("address"));
+        let shutdown = CancellationToken::new();
+        let waiting = cmd::sync::Waiting {
+            username: "messi".into(),
+            after_id: 0,
+            presence: true,
+            deadline: tokio::time::Instant::now(),
+        };
+        let wait = wait_for_sync(&ctx, &mut conn, &mut state, &shutdown, waiting);
+        let size = std::mem::size_of_val(&wait);
+        assert!(size <= 2048, "the wait future is {size} bytes");
+    }
+
     /// The log lines a test reads back.
     #[derive(Clone, Default)]
     struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -268,9 +393,15 @@ mod tests {
         let line = |text: &str| Frame::Line(text.to_string());
 
         let refused = answer(&ctx, line("inbox not-a-token"), &mut state).await;
-        assert!(matches!(refused, Response::Error(_)), "{refused:?}");
+        assert!(
+            matches!(refused, Answer::Now(Response::Error(_))),
+            "{refused:?}"
+        );
         let logged_in = answer(&ctx, line("auth messi surabaya"), &mut state).await;
-        assert!(matches!(logged_in, Response::LoggedIn(_)), "{logged_in:?}");
+        assert!(
+            matches!(logged_in, Answer::Now(Response::LoggedIn(_))),
+            "{logged_in:?}"
+        );
 
         let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("UTF-8 logs");
         let line_with = |what: &str| {

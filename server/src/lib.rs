@@ -16,6 +16,7 @@
 //! - [`storage`]: the `Store` trait and its backends.
 //! - [`config`]: limits and policies. [`shutdown`]: SIGINT/SIGTERM. [`limits`]: open-file limit.
 //! - [`throttle`]: login backoff, connections per address, request rate.
+//! - [`presence`]: who came online or left, for waiting `sync` requests.
 #![warn(clippy::unwrap_used)]
 
 pub mod accounts;
@@ -27,6 +28,7 @@ pub mod handler;
 pub mod limits;
 pub mod listener;
 pub mod password;
+pub mod presence;
 pub mod session;
 pub mod shutdown;
 pub mod storage;

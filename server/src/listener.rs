@@ -100,6 +100,15 @@ pub async fn serve<S: Store>(
     shared
         .tracker
         .spawn(purge_sessions(shared.ctx.clone(), shutdown.clone()));
+    let presence_ctx = shared.ctx.clone();
+    shared.tracker.spawn(crate::presence::track(
+        Arc::clone(&shared.ctx.presence),
+        move || {
+            let ctx = presence_ctx.clone();
+            async move { ctx.active_users().await }
+        },
+        shutdown.clone(),
+    ));
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(l, shared.clone())))

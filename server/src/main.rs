@@ -97,6 +97,11 @@ struct Cli {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_inbox: u64,
 
+    /// Longest a `sync` request waits for a message before answering with none
+    /// (at most 60 s); clients asking more wait this long.
+    #[arg(long, default_value = "60s", value_parser = parse_sync_wait, value_name = "DURATION")]
+    max_sync_wait: Duration,
+
     /// After 5 failed logins from an address or for a username, each further attempt
     /// waits this long before it is checked, doubling with each failure (0s: no backoff).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -233,6 +238,7 @@ async fn serve<S: Store>(
         max_request_rate: cli.max_request_rate,
         max_message: cli.max_message,
         max_inbox: cli.max_inbox,
+        max_sync_wait: cli.max_sync_wait,
         login_backoff: LoginBackoff {
             base: cli.login_backoff,
             max_ip_delay: cli.login_backoff_max,
@@ -297,4 +303,14 @@ async fn warn_if_demo_users_exposed<S: Store>(store: &S, listen: SocketAddr) {
             return;
         }
     }
+}
+
+/// `--max-sync-wait`: a duration of at most the protocol's 60 s.
+fn parse_sync_wait(text: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let most = Duration::from_secs(u64::from(chat_protocol::SYNC_MAX_WAIT_SECONDS));
+    if wait > most {
+        return Err(format!("at most {}s", most.as_secs()));
+    }
+    Ok(wait)
 }

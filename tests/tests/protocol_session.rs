@@ -66,8 +66,15 @@ async fn login(conn: &mut RawConn, verbs: &Verbs, user: &str, display: &str) -> 
     let reply = parse_reply(&raw);
     assert_eq!(
         keys(&reply),
-        ["status", "tokenid", "tokenId", "username", "display_name"],
-        "login reply keys: {reply}"
+        [
+            "status",
+            "tokenid",
+            "tokenId",
+            "username",
+            "display_name",
+            "features"
+        ],
+        "login reply keys (the course's first, extensions after): {reply}"
     );
     assert_ok(&reply);
     let token = reply["tokenid"]

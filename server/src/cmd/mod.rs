@@ -9,6 +9,7 @@ pub mod logout;
 pub mod ping;
 pub mod register;
 pub mod send;
+pub mod sync;
 
 use crate::context::Context;
 use crate::storage::Store;
@@ -40,6 +41,9 @@ pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request
             before_id,
         } => history::apply(ctx, &token, &peer, limit, before_id).await,
         Request::Ping => Ok(ping::apply()),
+        // The connection runs `sync` itself, since it may wait on the socket
+        // (`handler`); reaching here is a bug, answered rather than panicked on.
+        Request::Sync { .. } => Err(Response::error("internal error: sync outside a connection")),
     };
     result.unwrap_or_else(|error| error)
 }

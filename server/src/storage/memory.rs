@@ -3,7 +3,7 @@
 //! One `std::sync::Mutex` guards everything: no `.await` happens while it is held,
 //! and every operation is a few map lookups, so contention stays short.
 
-use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User};
+use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     shared: Arc<Mutex<State>>,
+    wakeups: Wakeups,
 }
 
 #[derive(Debug, Default)]
@@ -22,6 +23,8 @@ struct State {
     inbox: HashMap<String, Vec<StoredMessage>>,
     /// Every message per conversation (the pair of usernames, sorted), oldest first.
     conversations: HashMap<(String, String), Vec<StoredMessage>>,
+    /// Every message each user sent or received, oldest first (what `sync` reads).
+    timelines: HashMap<String, Vec<StoredMessage>>,
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
@@ -148,7 +151,49 @@ impl Store for MemoryStore {
             .entry(key)
             .or_default()
             .push(stored.clone());
+        for user in [&stored.from, &stored.to] {
+            let timeline = state.timelines.entry(user.clone()).or_default();
+            // A message to oneself is one entry of one timeline.
+            if timeline.last().map(|m| m.id) != Some(stored.id) {
+                timeline.push(stored.clone());
+            }
+        }
+        drop(state);
+        self.wakeups.wake(&stored.from);
+        self.wakeups.wake(&stored.to);
         Ok(stored)
+    }
+
+    async fn sync(
+        &self,
+        username: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let state = self.lock();
+        let Some(all) = state.timelines.get(username) else {
+            return Ok(Vec::new());
+        };
+        let start = all.partition_point(|m| m.id <= after_id);
+        let end = all.len().min(start.saturating_add(limit as usize));
+        Ok(all[start..end].to_vec())
+    }
+
+    async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
+        let mut state = self.lock();
+        let Some(waiting) = state.inbox.get_mut(username) else {
+            return Ok(0);
+        };
+        let received = waiting.partition_point(|m| m.id <= up_to_id);
+        waiting.drain(..received);
+        if waiting.is_empty() {
+            state.inbox.remove(username);
+        }
+        Ok(received as u64)
+    }
+
+    fn wakeups(&self) -> &Wakeups {
+        &self.wakeups
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

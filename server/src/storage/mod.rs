@@ -11,11 +11,13 @@ pub mod memory;
 pub mod open;
 pub mod postgres;
 pub mod sqlite;
+pub mod wakeups;
 
 use std::future::Future;
 use thiserror::Error;
 
 pub use memory::MemoryStore;
+pub use wakeups::{Listener, Wakeups};
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +114,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Semantics every backend keeps:
 /// - `append_message` returns only once the message is durable (for durable backends),
 ///   with an id greater than any earlier one.
+/// - Ids become visible in id order: once a reader sees id `n`, no message with an id
+///   below `n` commits later. So a `sync` cursor never skips a message.
+/// - After a message commits, the store wakes its sender and recipient in
+///   [`Store::wakeups`].
 /// - `drain_inbox` atomically claims the recipient's undelivered messages, oldest first:
 ///   concurrent drains never both get a message, and none is skipped. Drained messages
 ///   stay available to `history`.
@@ -175,6 +181,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         username: &str,
         cap: u64,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Every message `username` sent or received with an id above `after_id`, oldest
+    /// first, at most `limit` of them. Drains nothing.
+    fn sync(
+        &self,
+        username: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<StoredMessage>>> + Send;
+    /// Marks `username`'s undelivered received messages with an id up to `up_to_id`
+    /// delivered, as a drain would (a client that read them through `sync` has them);
+    /// returns how many it marked.
+    fn acknowledge(
+        &self,
+        username: &str,
+        up_to_id: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The waiting `sync` requests this store wakes after each commit.
+    fn wakeups(&self) -> &Wakeups;
     /// Messages between `a` and `b` (both directions) with id below `before_id`:
     /// the newest `limit` of them, returned oldest first. Drains nothing.
     fn history(

@@ -14,7 +14,7 @@
 use super::postgres::{PostgresStore, PostgresUrl};
 use super::sqlite::{Access, SqliteOptions, SqliteStore};
 use super::{
-    MemoryStore, NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User,
+    MemoryStore, NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
 };
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -203,6 +203,24 @@ impl Store for AnyStore {
     }
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {
         dispatch!(self, s => s.undelivered_count(username, cap))
+    }
+    async fn sync(
+        &self,
+        username: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        dispatch!(self, s => s.sync(username, after_id, limit))
+    }
+    async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
+        dispatch!(self, s => s.acknowledge(username, up_to_id))
+    }
+    fn wakeups(&self) -> &Wakeups {
+        match self {
+            AnyStore::Memory(s) => s.wakeups(),
+            AnyStore::Sqlite(s) => s.wakeups(),
+            AnyStore::Postgres(s) => s.wakeups(),
+        }
     }
     async fn history(
         &self,

@@ -28,6 +28,9 @@ macro_rules! storage_suite {
         suite_test!(history_pages_both_directions_without_draining);
         suite_test!(removing_a_user_ends_their_sessions);
         suite_test!(undelivered_count_follows_sends_and_drains);
+        suite_test!(sync_reads_sent_and_received_in_id_order_without_draining);
+        suite_test!(acknowledge_marks_received_messages_up_to_an_id);
+        suite_test!(a_commit_wakes_its_sender_and_recipient);
     };
 }
 
@@ -314,4 +317,109 @@ pub async fn undelivered_count_follows_sends_and_drains<S: Store>(s: S) {
     assert_eq!(s.drain_inbox("messi").await.unwrap().len(), 3);
     assert_eq!(s.undelivered_count("messi", 100).await.unwrap(), 0);
     assert_eq!(s.undelivered_count("lineker", 100).await.unwrap(), 1);
+}
+
+fn ids(messages: &[StoredMessage]) -> Vec<i64> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+/// `sync` returns what a user sent and received after a cursor, in id order, a page
+/// at a time, a message to oneself once, and takes nothing from the inbox.
+pub async fn sync_reads_sent_and_received_in_id_order_without_draining<S: Store>(s: S) {
+    let a1 = s.append_message(msg("a", "b", "1", 1)).await.unwrap();
+    let b2 = s.append_message(msg("b", "a", "2", 2)).await.unwrap();
+    let c3 = s.append_message(msg("c", "b", "3", 3)).await.unwrap();
+    let b4 = s.append_message(msg("b", "b", "4", 4)).await.unwrap();
+    let a5 = s.append_message(msg("a", "c", "5", 5)).await.unwrap();
+
+    let all = s.sync("b", 0, 100).await.unwrap();
+    assert_eq!(
+        ids(&all),
+        ids(&[a1.clone(), b2.clone(), c3.clone(), b4.clone()])
+    );
+    assert_eq!(all[1], b2, "every field round-trips");
+    assert_eq!(
+        ids(&s.sync("a", 0, 100).await.unwrap()),
+        ids(&[a1.clone(), b2.clone(), a5.clone()])
+    );
+    assert_eq!(
+        ids(&s.sync("b", a1.id, 2).await.unwrap()),
+        ids(&[b2, c3.clone()])
+    );
+    assert_eq!(ids(&s.sync("b", c3.id, 100).await.unwrap()), vec![b4.id]);
+    assert!(s.sync("b", b4.id, 100).await.unwrap().is_empty());
+    assert!(s.sync("nobody", 0, 100).await.unwrap().is_empty());
+    // Nothing was drained by reading.
+    let inbox = s.drain_inbox("b").await.unwrap();
+    assert_eq!(ids(&inbox), ids(&[a1, c3, b4]));
+    assert_eq!(
+        s.sync("b", 0, 100).await.unwrap().len(),
+        4,
+        "drained stays visible"
+    );
+}
+
+/// `acknowledge` marks received messages up to an id delivered: the inbox no longer
+/// returns them nor counts them; later ones stay.
+pub async fn acknowledge_marks_received_messages_up_to_an_id<S: Store>(s: S) {
+    let m1 = s.append_message(msg("a", "b", "1", 1)).await.unwrap();
+    let m2 = s.append_message(msg("c", "b", "2", 2)).await.unwrap();
+    let mine = s.append_message(msg("b", "a", "mine", 3)).await.unwrap();
+    let m3 = s.append_message(msg("a", "b", "3", 4)).await.unwrap();
+    assert_eq!(s.undelivered_count("b", 100).await.unwrap(), 3);
+    assert_eq!(s.acknowledge("b", m2.id).await.unwrap(), 2);
+    assert_eq!(s.undelivered_count("b", 100).await.unwrap(), 1);
+    assert_eq!(
+        s.acknowledge("b", m2.id).await.unwrap(),
+        0,
+        "already marked"
+    );
+    assert_eq!(
+        s.undelivered_count("a", 100).await.unwrap(),
+        1,
+        "b's acknowledgement is not a's"
+    );
+    assert_eq!(ids(&s.drain_inbox("b").await.unwrap()), vec![m3.id]);
+    assert_eq!(
+        s.acknowledge("b", m3.id).await.unwrap(),
+        0,
+        "drained already"
+    );
+    assert_eq!(
+        ids(&s.sync("b", 0, 100).await.unwrap()),
+        ids(&[m1, m2, mine, m3])
+    );
+}
+
+/// A listener of the sender or the recipient is woken by the commit; others are not.
+pub async fn a_commit_wakes_its_sender_and_recipient<S: Store>(s: S) {
+    use std::pin::pin;
+    use std::time::Duration;
+    let wakeups = s.wakeups().clone();
+    let (to, from, other) = (
+        wakeups.listen("b"),
+        wakeups.listen("a"),
+        wakeups.listen("c"),
+    );
+    let mut to_woken = pin!(to.notified());
+    let mut from_woken = pin!(from.notified());
+    let mut other_woken = pin!(other.notified());
+    to_woken.as_mut().enable();
+    from_woken.as_mut().enable();
+    other_woken.as_mut().enable();
+    let sent = s.append_message(msg("a", "b", "wake", 1)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), to_woken)
+        .await
+        .expect("the recipient's listener is woken");
+    tokio::time::timeout(Duration::from_secs(5), from_woken)
+        .await
+        .expect("the sender's listener is woken (their other devices)");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), other_woken)
+            .await
+            .is_err(),
+        "an unrelated user is not woken"
+    );
+    // Woken after the commit: what the waiter reads has the message.
+    assert_eq!(ids(&s.sync("b", 0, 10).await.unwrap()), [sent.id]);
 }

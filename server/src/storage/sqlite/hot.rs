@@ -228,6 +228,14 @@ impl Hot {
             (Op::Drain(username), _) => {
                 self.pending.remove(username.as_str());
             }
+            (Op::Acknowledge { username, .. }, Done::Count(marked)) => {
+                if let Some(n) = self.pending.get_mut(username.as_str()) {
+                    *n = n.saturating_sub(*marked);
+                    if *n == 0 {
+                        self.pending.remove(username.as_str());
+                    }
+                }
+            }
             (Op::CreateUser(_), _) => self.users_epoch += 1,
             (Op::RemoveUser(username), _) => {
                 self.users.remove(username.as_str());
@@ -264,6 +272,7 @@ impl Hot {
                 }
             }
             (Op::CreateSession(_), _)
+            | (Op::Acknowledge { .. }, _)
             | (Op::Expire { .. }, _)
             | (Op::RequestSync, _)
             | (Op::Sync, _) => {}

@@ -23,7 +23,7 @@
 //! in-memory state and confirms the change to that command (`admin_sync`).
 
 use super::hot::{Hot, Loaded};
-use crate::storage::{NewMessage, Session, StoreError, StoredMessage, User};
+use crate::storage::{NewMessage, Session, StoreError, StoredMessage, User, Wakeups};
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +47,12 @@ pub(super) struct Job {
 pub(super) enum Op {
     Append(NewMessage),
     Drain(String),
+    /// Marks the user's undelivered messages up to an id delivered (read by `sync`);
+    /// answers how many.
+    Acknowledge {
+        username: String,
+        up_to_id: i64,
+    },
     CreateUser(User),
     RemoveUser(String),
     SetPasswordHash {
@@ -149,6 +155,8 @@ pub(super) struct Writer {
     pub confirms: bool,
     /// The writes made in the open transaction, with their answers, in order.
     pub open: Vec<(Job, Done)>,
+    /// Waiting `sync` requests, woken for each message after its commit.
+    pub wakeups: Wakeups,
 }
 
 impl Writer {
@@ -248,6 +256,13 @@ impl Writer {
             hot.committed(&job.op, done);
         }
         drop(hot);
+        // After the commit, so a woken `sync` reads the message.
+        for (job, _) in &self.open {
+            if let Op::Append(m) = &job.op {
+                self.wakeups.wake(&m.from);
+                self.wakeups.wake(&m.to);
+            }
+        }
         for (job, done) in self.open.drain(..) {
             if let Some(reply) = job.reply {
                 let done = match (job.op, done) {
@@ -291,6 +306,8 @@ impl Writer {
         let (loaded, requested) = load(&mut self.conn)?;
         lock(&self.hot).reload(loaded);
         self.data_version = Some(version);
+        // Another process may have stored messages: every waiter looks again.
+        self.wakeups.wake_all();
         if self.confirms {
             confirm(&self.conn, requested)?;
             tracing::info!("reloaded sessions and accounts changed by another process");
@@ -373,6 +390,15 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             messages.sort_by_key(|m| m.id);
             Done::Messages(messages)
+        }
+        Op::Acknowledge { username, up_to_id } => {
+            let marked = conn
+                .prepare_cached(
+                    "UPDATE messages SET delivered_at_ms = CAST(unixepoch('subsec') * 1000 AS INTEGER) \
+                     WHERE recipient = ?1 AND delivered_at_ms IS NULL AND id <= ?2",
+                )?
+                .execute(params![username, up_to_id])?;
+            Done::Count(u64::try_from(marked).unwrap_or(0))
         }
         Op::CreateUser(u) => {
             let inserted = conn.prepare_cached(

@@ -333,7 +333,7 @@ if [ "${DELIVERY:-1}" != 0 ]; then
     if wants chat; then
       # One chat-server for both receive modes: the accounts are registered once.
       chat_flags=(--allow-register --max-inbox 0 --max-connections $((2 * n + 256)))
-      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60)
+      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60s)
       start_chat "${chat_flags[@]}"
       DLOAD=(-w delivery --pairs "$n" --rate "$rate" --register "${DTIMING[@]}")
       if [ $HAS_SYNC = 1 ]; then

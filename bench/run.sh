@@ -284,7 +284,7 @@ if [ "${DELIVERY:-1}" != 0 ]; then
   DELIVERY_DURATION=${DELIVERY_DURATION:-$([ $small = 1 ] && echo 1s || echo 30s)}
   DELIVERY_WARMUP=${DELIVERY_WARMUP:-$([ $small = 1 ] && echo 200ms || echo 5s)}
   DELIVERY_DRAIN=${DELIVERY_DRAIN:-$([ $small = 1 ] && echo 1s || echo 5s)}
-  FANOUT_MEMBERS=${FANOUT_MEMBERS:-$([ $small = 1 ] && echo 3 || echo "199 999")}
+  FANOUT_MEMBERS=${FANOUT_MEMBERS-$([ $small = 1 ] && echo 3 || echo "199 999")}
   FANOUT_RATE=${FANOUT_RATE:-5}
   DELIVERY_SERVERS=${DELIVERY_SERVERS:-"chat inspircd ngircd"}
   wants() { [[ " $DELIVERY_SERVERS " == *" $1 "* ]]; }

@@ -69,11 +69,22 @@ CHAT_PID=""
 STORE_NOTE=""
 PEER_PIDS=""
 
+# stop_pid PID: TERM, up to 10 s to exit, then KILL (a server busy closing thousands
+# of connections may not look at its signals for a while).
+stop_pid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
   stop_chat
   for pid in $REDIS_PID $AOF_PID $PEER_PIDS; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid"
   done
   rm -rf "$TMP"
 }
@@ -275,7 +286,7 @@ if [ "${DELIVERY:-1}" != 0 ]; then
   DELIVERY_DURATION=${DELIVERY_DURATION:-$([ $small = 1 ] && echo 1s || echo 30s)}
   DELIVERY_WARMUP=${DELIVERY_WARMUP:-$([ $small = 1 ] && echo 200ms || echo 5s)}
   DELIVERY_DRAIN=${DELIVERY_DRAIN:-$([ $small = 1 ] && echo 1s || echo 5s)}
-  FANOUT_MEMBERS=${FANOUT_MEMBERS:-$([ $small = 1 ] && echo 3 || echo "199 999")}
+  FANOUT_MEMBERS=${FANOUT_MEMBERS-$([ $small = 1 ] && echo 3 || echo "199 999")}
   FANOUT_RATE=${FANOUT_RATE:-5}
   DELIVERY_SERVERS=${DELIVERY_SERVERS:-"chat inspircd ngircd"}
   wants() { [[ " $DELIVERY_SERVERS " == *" $1 "* ]]; }
@@ -295,13 +306,15 @@ if [ "${DELIVERY:-1}" != 0 ]; then
     port=$(free_port)
     if wants inspircd && start_inspircd "$port" "$TMP/inspircd"; then
       PEER_PIDS="$PEER_PIDS $STARTED_PID"
-      PEERS+=("inspircd 127.0.0.1:$port $STARTED_PID")
+      PEERS+=("inspircd 127.0.0.1:$port $STARTED_PID 256")
       log "InspIRCd $(inspircd --version 2>/dev/null | head -n1) on 127.0.0.1:$port (pid $STARTED_PID)"
     fi
     port=$(free_port)
     if wants ngircd && start_ngircd "$port" "$TMP/ngircd"; then
       PEER_PIDS="$PEER_PIDS $STARTED_PID"
-      PEERS+=("ngircd 127.0.0.1:$port $STARTED_PID")
+      # ngIRCd listens with a backlog of 10 (hard-coded): more connection attempts in
+      # flight overflow it, and the dropped ones retry after seconds.
+      PEERS+=("ngircd 127.0.0.1:$port $STARTED_PID 8")
       log "$(ngircd --version 2>/dev/null | head -n1 | cut -d- -f1) on 127.0.0.1:$port (pid $STARTED_PID)"
     fi
   else
@@ -322,7 +335,7 @@ if [ "${DELIVERY:-1}" != 0 ]; then
     if wants chat; then
       # One chat-server for both receive modes: the accounts are registered once.
       chat_flags=(--allow-register --max-inbox 0 --max-connections $((2 * n + 256)))
-      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60)
+      [ $HAS_SYNC = 1 ] && chat_flags+=(--max-sync-wait 60s)
       start_chat "${chat_flags[@]}"
       DLOAD=(-w delivery --pairs "$n" --rate "$rate" --register "${DTIMING[@]}")
       if [ $HAS_SYNC = 1 ]; then
@@ -336,22 +349,22 @@ if [ "${DELIVERY:-1}" != 0 ]; then
       stop_chat
     fi
     for peer in "${PEERS[@]}"; do
-      read -r name addr pid <<<"$peer"
+      read -r name addr pid cc <<<"$peer"
       dbench "delivery $name: push $shape" --addr "$addr" -w delivery --protocol irc \
-        --pairs "$n" --rate "$rate" "${DTIMING[@]}" --server-pid "$pid"
+        --pairs "$n" --rate "$rate" "${DTIMING[@]}" --server-pid "$pid" --connect-concurrency "$cc"
     done
   done
   for k in $FANOUT_MEMBERS; do
     wants chat && skipped "delivery chat: fan-out ${k}x$FANOUT_RATE" "chat-server has no groups yet (issue 18)"
     for peer in "${PEERS[@]}"; do
-      read -r name addr pid <<<"$peer"
+      read -r name addr pid cc <<<"$peer"
       dbench "delivery $name: fan-out ${k}x$FANOUT_RATE" --addr "$addr" -w delivery \
-        --protocol irc --fanout "$k" --rate "$FANOUT_RATE" "${DTIMING[@]}" --server-pid "$pid"
+        --protocol irc --fanout "$k" --rate "$FANOUT_RATE" "${DTIMING[@]}" --server-pid "$pid" \
+        --connect-concurrency "$cc"
     done
   done
   for pid in $PEER_PIDS; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid"
   done
   PEER_PIDS=""
 fi

@@ -398,8 +398,19 @@ async fn chat_sync_lost_and_repeated_messages_are_counted() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbox_polling_of_the_real_server_delivers_everything() {
+/// The real chat-server in-process, memory store, demo users; stopped when dropped.
+struct RealServer {
+    addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn real_server() -> RealServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();
@@ -412,7 +423,13 @@ async fn inbox_polling_of_the_real_server_delivers_everything() {
         ..Config::default()
     };
     tokio::spawn(chat_server::run(listener, store, config, stop.clone()));
-    // The real server (inbox polling, as today's clients do): one pair of demo users.
+    RealServer { addr, stop }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_polling_of_the_real_server_delivers_everything() {
+    let server = real_server().await;
+    // As today's clients do: one pair of demo users, polling every 200 ms.
     let args = [
         "--pairs",
         "1",
@@ -423,11 +440,44 @@ async fn inbox_polling_of_the_real_server_delivers_everything() {
         "--poll-interval",
         "200ms",
     ];
-    let report = bench(addr, &args).await.expect("run");
+    let report = bench(server.addr, &args).await.expect("run");
     let d = report.delivery.clone().expect("delivery report");
     assert_eq!(report.errors.total, 0, "{}", report.to_text());
     assert!(d.delivered > 0, "{}", report.to_text());
     assert_eq!((d.lost, d.duplicates), (0, 0), "{}", report.to_text());
     assert!(d.receiver_requests > 0 && d.requests_per_receiver_per_s > 0.0);
-    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_receivers_of_the_real_server_get_everything_once() {
+    let server = real_server().await;
+    let args = [
+        "--pairs",
+        "1",
+        "--rate",
+        "10",
+        "--receive",
+        "sync",
+        "--sync-wait",
+        "5",
+    ];
+    let report = bench(server.addr, &args).await.expect("run");
+    let d = report.delivery.clone().expect("delivery report");
+    assert_eq!(report.errors.total, 0, "{}", report.to_text());
+    assert_eq!(d.receive, "sync");
+    assert!(d.delivered > 0, "{}", report.to_text());
+    assert_eq!(
+        (d.lost, d.duplicates, d.unexpected),
+        (0, 0, 0),
+        "{}",
+        report.to_text()
+    );
+    assert!(d.ok_latency.is_some());
+    // A waiting receiver asks again only after an answer, so never more often than
+    // messages arrive (plus the request it has waiting).
+    assert!(
+        d.receiver_requests <= d.received_in_window + 1,
+        "{}",
+        report.to_text()
+    );
 }

@@ -103,9 +103,15 @@ fn message_of(v: Option<Value>) -> String {
     }
 }
 
-/// The `sync` request line.
+/// The `sync` request line (no presence: delivery is what is measured).
 pub fn sync_line(token: &str, after: u64, wait: u32) -> String {
-    format!("sync {token} {after} {wait}\r\n")
+    Request::Sync {
+        token: token.into(),
+        after_id: i64::try_from(after).unwrap_or(i64::MAX),
+        wait_seconds: wait,
+        presence: false,
+    }
+    .to_line()
 }
 
 /// How a receiver starts: the cursor after everything already there (sync), or an

@@ -19,7 +19,15 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, timeout_at};
 
 /// How long one client may take to connect, register and join.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+const OPEN_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long one TCP connect may take before it is tried again with a new socket (a
+/// server with a short listen backlog, such as ngIRCd's 10, drops SYNs under a
+/// connection storm, and the kernel's own retries back off to tens of seconds). Not
+/// shorter: a socket given up while its SYN waits in the backlog is accepted later
+/// and closed, which only adds to the storm (5 s made ngIRCd stall at 8 000 clients).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect attempts per client.
+const CONNECT_ATTEMPTS: u32 = 5;
 
 /// The nicks and channel of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,9 +147,18 @@ async fn open(
     names: &Names,
     fanout: bool,
 ) -> Result<IrcConn, String> {
-    let stream = connect(server, index, spread)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let mut attempt = 0;
+    let stream = loop {
+        attempt += 1;
+        match timeout(CONNECT_TIMEOUT, connect(server, index, spread)).await {
+            Ok(Ok(stream)) => break stream,
+            Ok(Err(e)) if attempt >= CONNECT_ATTEMPTS => return Err(format!("connect: {e}")),
+            Err(_) if attempt >= CONNECT_ATTEMPTS => {
+                return Err(format!("connect: no answer in {CONNECT_ATTEMPTS} attempts"));
+            }
+            _ => {}
+        }
+    };
     let mut conn = IrcConn::new(stream);
     conn.register(&names.nick(index)).await?;
     if fanout {

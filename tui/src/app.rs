@@ -381,7 +381,8 @@ impl App {
         *s = (*s).min(max);
     }
 
-    fn quit(&mut self) -> Vec<Effect> {
+    /// Starts quitting: log out, then leave; a second call leaves at once.
+    pub fn quit(&mut self) -> Vec<Effect> {
         if self.quitting {
             // Second Ctrl-C: don't wait for the logout.
             return vec![Effect::Quit];

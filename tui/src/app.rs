@@ -322,7 +322,9 @@ impl App {
             }
             Action::Complete => self.complete(),
             Action::Edit => {
-                if let Some(req) = to_input_request(&Event::Key(key)) {
+                if !self.edit_by_cluster(key)
+                    && let Some(req) = to_input_request(&Event::Key(key))
+                {
                     self.input.handle(req);
                 }
             }

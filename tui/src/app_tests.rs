@@ -619,3 +619,31 @@ fn link_error_shows_in_the_status_line() {
     app.on_update(Update::Link(LinkState::Connected), now());
     assert!(app.notice.is_none(), "error cleared once connected again");
 }
+
+#[test]
+fn cursor_keys_and_deletes_step_over_whole_clusters() {
+    let mut app = logged_in();
+    type_text(&mut app, "a👍🏽b🇮🇩");
+    // 👍🏽 and 🇮🇩 are two chars each.
+    assert_eq!(app.input.cursor(), 6);
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 4, "before the flag, not inside it");
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 1, "before the thumb and its skin tone");
+    app.on_key(key(KeyCode::Right), now());
+    assert_eq!(app.input.cursor(), 3);
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!(
+        app.input.value(),
+        "ab🇮🇩",
+        "the skin tone went with its emoji"
+    );
+    app.on_key(key(KeyCode::Right), now());
+    app.on_key(key(KeyCode::Delete), now());
+    assert_eq!(app.input.value(), "ab");
+    app.on_key(key(KeyCode::Home), now());
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!((app.input.value(), app.input.cursor()), ("ab", 0));
+}

@@ -277,3 +277,30 @@ fn long_people_list_keeps_the_selection_in_sight() {
     assert!(screen.contains("›●user17"), "{screen}");
     assert!(!screen.contains("user00"), "scrolled past the top");
 }
+
+#[test]
+fn skin_tones_and_lone_regional_letters_get_cells_of_their_own() {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    app.on_update(
+        inbox("lineker", vec![msg("Gary Lineker", "👍🏽ok short🇷one", 1, 1)]),
+        now(),
+    );
+    let terminal = render(&mut app, 60, 10);
+    let buffer = terminal.backend().buffer();
+    let (y, x) = (0..buffer.area.height)
+        .find_map(|y| {
+            (0..buffer.area.width)
+                .find(|&x| buffer[(x, y)].symbol() == "👍")
+                .map(|x| (y, x))
+        })
+        .expect("the thumb on screen");
+    let cells: Vec<&str> = (x..x + 16).map(|x| buffer[(x, y)].symbol()).collect();
+    // 👍 (2 cells), 🏽 (2 cells, as tmux draws it), then the text.
+    assert_eq!(
+        cells,
+        [
+            "👍", " ", "🏽", " ", "o", "k", " ", "s", "h", "o", "r", "t", "R", "o", "n", "e"
+        ]
+    );
+}

@@ -4,7 +4,9 @@
 //! conversation it made is "tentative" until the server answers, and goes again
 //! (with the view of it) when the server refuses the name.
 
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{App, Effect, Now, View};
 use crate::commands::{self, Command};
@@ -12,6 +14,39 @@ use crate::model::{ChatMessage, Delivery};
 use crate::worker::Job;
 
 impl App {
+    /// Left, Right, Backspace and Delete step over a whole grapheme cluster (an
+    /// emoji with its skin tone, a flag, a letter with its accents), never into
+    /// one; true when `key` was one of them.
+    pub(super) fn edit_by_cluster(&mut self, key: KeyEvent) -> bool {
+        if !(key.modifiers - KeyModifiers::SHIFT).is_empty() {
+            return false;
+        }
+        let value = self.input.value().to_string();
+        // Cluster boundaries as char indices: 0, ..., len.
+        let mut bounds = vec![0];
+        for g in value.graphemes(true) {
+            bounds.push(bounds.last().copied().unwrap_or(0) + g.chars().count());
+        }
+        let cursor = self.input.cursor();
+        let before = bounds.iter().rev().find(|&&b| b < cursor).copied();
+        let after = bounds.iter().find(|&&b| b > cursor).copied();
+        let chars: Vec<char> = value.chars().collect();
+        let cut = |from: usize, to: usize| -> String {
+            chars[..from].iter().chain(&chars[to..]).collect()
+        };
+        self.input = match (key.code, before, after) {
+            (KeyCode::Left, Some(b), _) => Input::new(value).with_cursor(b),
+            (KeyCode::Right, _, Some(a)) => Input::new(value).with_cursor(a),
+            (KeyCode::Backspace, Some(b), _) => Input::new(cut(b, cursor)).with_cursor(b),
+            (KeyCode::Delete, _, Some(a)) => Input::new(cut(cursor, a)).with_cursor(cursor),
+            (KeyCode::Left | KeyCode::Right | KeyCode::Backspace | KeyCode::Delete, ..) => {
+                return true;
+            }
+            _ => return false,
+        };
+        true
+    }
+
     pub(super) fn submit(&mut self, now: Now) -> Vec<Effect> {
         let line = self.input.value().to_string();
         if !self.course_hint_shown

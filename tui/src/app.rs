@@ -72,7 +72,12 @@ pub struct Notice {
     pub text: String,
     /// Shown in the error colour.
     pub error: bool,
+    /// The first tick that saw it (it goes [`NOTICE_TTL`] later).
+    pub seen: Option<Instant>,
 }
+
+/// How long a notice stays in the status line unless a newer one replaces it.
+pub const NOTICE_TTL: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Fixed facts about the session's display.
 #[derive(Debug, Clone)]
@@ -242,6 +247,7 @@ impl App {
         self.notice = Some(Notice {
             text: text.into(),
             error,
+            seen: None,
         });
     }
 
@@ -459,8 +465,13 @@ impl App {
     pub fn on_update(&mut self, update: Update, now: Now) -> Vec<Effect> {
         match update {
             Update::Link(state) => {
-                if let LinkState::Error(reason) = &state {
-                    self.notice(reason.clone(), true);
+                match &state {
+                    LinkState::Error(reason) => self.notice(reason.clone(), true),
+                    // Say why, not only that it is reconnecting ("connection refused").
+                    LinkState::Reconnecting { reason, .. } => {
+                        self.notice(format!("connection failed: {reason}"), true);
+                    }
+                    _ => {}
                 }
                 if state == LinkState::Connected && self.link != LinkState::Connected {
                     self.notice = self.notice.take().filter(|n| !n.error);
@@ -510,7 +521,11 @@ impl App {
                     false,
                 );
             }
-            Update::Sent { local_id, id, ts } => self.sent(local_id, id, ts.as_deref()),
+            Update::Sent { local_id, id, ts } => {
+                // A newer result: an old error (a usage line, a failed send) goes.
+                self.notice = self.notice.take().filter(|n| !n.error);
+                self.sent(local_id, id, ts.as_deref());
+            }
             Update::SendFailed { local_id, reason } => {
                 for c in self.conversations.values_mut() {
                     for m in c
@@ -626,8 +641,21 @@ impl App {
         let age = self
             .last_poll
             .map(|t| now.mono.saturating_duration_since(t).as_secs());
-        let changed = age != self.poll_age;
+        let mut changed = age != self.poll_age;
         self.poll_age = age;
+        // Notices expire (the "logging out…" one stays while it is true).
+        if let Some(n) = self.notice.as_mut()
+            && !self.quitting
+        {
+            match n.seen {
+                None => n.seen = Some(now.mono),
+                Some(at) if now.mono.saturating_duration_since(at) >= NOTICE_TTL => {
+                    self.notice = None;
+                    changed = true;
+                }
+                Some(_) => {}
+            }
+        }
         changed
     }
 

@@ -647,3 +647,57 @@ fn cursor_keys_and_deletes_step_over_whole_clusters() {
     app.on_key(key(KeyCode::Backspace), now());
     assert_eq!((app.input.value(), app.input.cursor()), ("ab", 0));
 }
+
+#[test]
+fn notices_are_replaced_by_newer_results_and_expire() {
+    let mut app = logged_in();
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("usage:"))
+    );
+    app.input.reset();
+    type_text(&mut app, "halo");
+    enter(&mut app);
+    assert_eq!(app.notice, None, "a new line replaces the old usage error");
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 1,
+            id: Some(1),
+            ts: None,
+        },
+        now(),
+    );
+    assert_eq!(app.notice, None, "a successful send clears an old error");
+    // Any notice goes NOTICE_TTL after it was first shown.
+    app.on_update(Update::Error("storage unavailable".into()), now());
+    assert!(!app.on_tick(later(1)));
+    assert!(app.notice.is_some());
+    assert!(app.on_tick(later(1 + NOTICE_TTL.as_secs())));
+    assert_eq!(app.notice, None);
+}
+
+#[test]
+fn a_failing_connection_says_why() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Link(LinkState::Reconnecting {
+            attempt: 1,
+            delay: std::time::Duration::from_millis(250),
+            reason: "connecting to 127.0.0.1:1: connection refused".into(),
+        }),
+        now(),
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("connection refused")),
+        "{:?}",
+        app.notice
+    );
+}

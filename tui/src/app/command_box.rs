@@ -73,6 +73,8 @@ impl App {
         };
         self.history.push(&line);
         self.input.reset();
+        // The command's own result (if any) replaces whatever the line showed before.
+        self.notice = None;
         match command {
             Command::Say(text) => match self.view.clone() {
                 View::Peer(to) => self.send(to, text, now),

@@ -8,7 +8,8 @@
 //! - [`app`]: the model and its update functions (no I/O); [`model`]: conversations
 //!   and messages; [`login`]: the login form; [`line_history`]: Up/Down history.
 //! - [`keys`]: key to action, table-tested; [`commands`]: what a typed line means.
-//! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
+//! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping; [`palette`]: a
+//!   colour per person.
 //! - [`event`]: the main loop, generic over the backend.
 //! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod line_history;
 pub mod login;
 pub mod model;
+pub mod palette;
 pub mod plain;
 pub mod reconnect;
 pub mod signals;

@@ -25,7 +25,7 @@ use crate::keys::{COMMAND_HELP, KEY_HELP};
 use crate::login::Field;
 use crate::model::{ChatMessage, Delivery};
 use crate::reconnect::LinkState;
-use crate::text;
+use crate::{palette, text};
 
 const HHMM: &[BorrowedFormatItem<'static>] = format_description!("[hour]:[minute]");
 
@@ -38,11 +38,29 @@ pub struct ViewInfo {
     pub max_scroll: usize,
 }
 
+/// Rows below which the screen shows only "terminal too small": the command box
+/// (3 rows) and the status line.
+pub const MIN_ROWS: u16 = 4;
+/// Columns below which the screen shows only "terminal too small".
+pub const MIN_COLUMNS: u16 = 20;
+
 /// Draws everything.
 pub fn draw(frame: &mut Frame<'_>, app: &App) -> ViewInfo {
     let area = frame.area();
+    if area.height < MIN_ROWS || area.width < MIN_COLUMNS {
+        let note = format!("terminal too small: {}x{}", area.width, area.height);
+        let lines = text::wrap(
+            &[(note.as_str(), Style::new().bold())],
+            area.width.into(),
+            0,
+        );
+        frame.render_widget(Paragraph::new(lines), area);
+        return ViewInfo::default();
+    }
+    // The conversation gives up rows first: the command box and the status line
+    // are what the person needs to act, so they are the last things dropped.
     let [main, input, status] = Layout::vertical([
-        Constraint::Min(3),
+        Constraint::Fill(1),
         Constraint::Length(3),
         Constraint::Length(1),
     ])
@@ -107,7 +125,10 @@ fn draw_people(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 String::new()
             };
             let name_room = width.saturating_sub(2 + count.len());
-            let mut name_style = Style::new();
+            let mut name_style = match &entry {
+                Some(p) => Style::new().fg(theme.peer.unwrap_or_else(|| palette::name_color(p))),
+                None => Style::new(),
+            };
             if selected {
                 name_style = name_style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
             }
@@ -221,7 +242,11 @@ fn message_lines(app: &App, m: &ChatMessage, width: usize) -> Vec<Line<'static>>
             .unwrap_or_default();
     let mine = app.me.as_deref() == Some(m.from.as_str());
     let name_style = Style::new()
-        .fg(if mine { theme.own } else { theme.peer })
+        .fg(if mine {
+            theme.own
+        } else {
+            theme.peer.unwrap_or_else(|| palette::name_color(&m.from))
+        })
         .bold();
     let sender = match (&app.view, mine) {
         (View::All, _) => format!("{} → {}", m.from, m.to),

@@ -304,3 +304,54 @@ fn skin_tones_and_lone_regional_letters_get_cells_of_their_own() {
         ]
     );
 }
+
+#[test]
+fn the_command_box_is_the_last_thing_a_small_terminal_drops() {
+    let mut app = busy_session();
+    let terminal = render(&mut app, 80, 6);
+    let rows: Vec<String> = (0..6)
+        .map(|y| {
+            (0..80)
+                .map(|x| terminal.backend().buffer()[(x, y)].symbol())
+                .collect()
+        })
+        .collect();
+    assert!(rows[2].contains("to henderson"), "{rows:#?}");
+    assert!(rows[3].contains("siap, jam"), "{rows:#?}");
+    assert!(rows[5].contains("connected"), "{rows:#?}");
+    let cursor = render(&mut app, 80, 6)
+        .get_cursor_position()
+        .expect("cursor");
+    assert_eq!(cursor.y, 3);
+    // Below the box's rows: a notice instead of a broken screen.
+    let terminal = render(&mut app, 80, 3);
+    let top: String = (0..80)
+        .map(|x| terminal.backend().buffer()[(x, 0)].symbol())
+        .collect();
+    assert!(top.starts_with("terminal too small: 80x3"), "{top}");
+}
+
+#[test]
+fn each_person_has_a_colour_of_their_own() {
+    let mut app = busy_session();
+    app.select(View::All);
+    let terminal = render(&mut app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let colour_of = |name: &str| {
+        (0..buffer.area.height)
+            .find_map(|y| {
+                let row: String = (0..80).map(|x| buffer[(x, y)].symbol()).collect();
+                let at = row.find(&format!("{name} →"))?;
+                let x = row[..at].chars().count() as u16;
+                (x > 20).then(|| buffer[(x, y)].fg)
+            })
+            .unwrap_or_else(|| panic!("no message from {name}"))
+    };
+    assert_eq!(
+        colour_of("henderson"),
+        crate::palette::name_color("henderson")
+    );
+    assert_eq!(colour_of("lineker"), crate::palette::name_color("lineker"));
+    assert_ne!(colour_of("henderson"), colour_of("lineker"));
+    assert_eq!(colour_of("messi"), app.display.theme.own);
+}

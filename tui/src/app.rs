@@ -137,6 +137,9 @@ pub struct App {
     pub quitting: bool,
     /// Rows of the conversation area at the last draw (for paging).
     pub page_rows: usize,
+    /// The view drawn last, the width its lines were wrapped to and how many there
+    /// were: the renderer keeps a scrolled-up view still when lines are added.
+    pub drawn_lines: Option<(View, usize, usize)>,
     /// Conversations that exist only because of an `/open` or `/msg` the server has
     /// not yet confirmed, with the view to go back to if it refuses (unknown user).
     pub tentative: BTreeMap<String, View>,
@@ -173,6 +176,7 @@ impl App {
             mouse_captured: true,
             quitting: false,
             page_rows: 10,
+            drawn_lines: None,
             tentative: BTreeMap::new(),
             course_hint_shown: false,
             next_seq: 0,
@@ -387,6 +391,19 @@ impl App {
     pub fn clamp_scroll(&mut self, max: usize) {
         let s = self.scroll_mut();
         *s = (*s).min(max);
+    }
+
+    /// What a draw found: the scroll offset it used (moved up by lines that arrived
+    /// while scrolled up) and how many lines the view had, for the next draw.
+    pub fn after_draw(&mut self, info: &crate::ui::ViewInfo) {
+        self.page_rows = info.rows.max(1);
+        match info.scroll {
+            Some(scroll) => {
+                *self.scroll_mut() = scroll;
+                self.drawn_lines = Some((self.view.clone(), info.lines.1, info.lines.0));
+            }
+            None => self.clamp_scroll(info.max_scroll),
+        }
     }
 
     /// Starts quitting: log out, then leave; a second call leaves at once.

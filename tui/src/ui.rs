@@ -36,6 +36,10 @@ pub struct ViewInfo {
     pub rows: usize,
     /// Largest useful scroll offset for the current view.
     pub max_scroll: usize,
+    /// The scroll offset drawn (lines up from the newest), when a conversation was.
+    pub scroll: Option<usize>,
+    /// Lines of the current view, all of them, and the width they were wrapped to.
+    pub lines: (usize, usize),
 }
 
 /// Rows below which the screen shows only "terminal too small": the command box
@@ -183,6 +187,8 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
         return ViewInfo {
             rows,
             max_scroll: 0,
+            scroll: Some(0),
+            lines: (0, width),
         };
     }
     let ruler = match &app.view {
@@ -200,8 +206,17 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
     let scroll = match &app.view {
         View::All => app.all_scroll,
         View::Peer(p) => app.conversations.get(p).map_or(0, |c| c.scroll),
-    }
-    .min(max_scroll);
+    };
+    // Scrolled up to read: lines that arrived below since the last draw push the
+    // offset up by as much, so the text being read stays where it is.
+    let grown = match &app.drawn_lines {
+        Some((view, w, total)) if scroll > 0 && *view == app.view && *w == width => {
+            lines.len().saturating_sub(*total)
+        }
+        _ => 0,
+    };
+    let scroll = (scroll + grown).min(max_scroll);
+    let total = lines.len();
     let end = lines.len() - scroll;
     let start = end.saturating_sub(rows);
     let shown: Vec<Line<'_>> = lines.drain(start..end).collect();
@@ -217,7 +232,12 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
             );
         }
     }
-    ViewInfo { rows, max_scroll }
+    ViewInfo {
+        rows,
+        max_scroll,
+        scroll: Some(scroll),
+        lines: (total, width),
+    }
 }
 
 fn ruler_line(app: &App, width: usize) -> Line<'static> {

@@ -355,3 +355,44 @@ fn each_person_has_a_colour_of_their_own() {
     assert_ne!(colour_of("henderson"), colour_of("lineker"));
     assert_eq!(colour_of("messi"), app.display.theme.own);
 }
+
+#[test]
+fn the_view_stays_still_while_reading_older_messages() {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    let many: Vec<_> = (1..=30)
+        .map(|i| msg("Gary Lineker", &format!("message number {i}"), i, 1))
+        .collect();
+    app.on_update(inbox("lineker", many), now());
+    let rows_of = |t: &Terminal<TestBackend>| -> Vec<String> {
+        let b = t.backend().buffer();
+        (0..b.area.height)
+            .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol()).collect())
+            .collect()
+    };
+    render(&mut app, 60, 14);
+    app.on_key(key(KeyCode::PageUp), now());
+    let before = rows_of(&render(&mut app, 60, 14));
+    assert!(
+        before.iter().any(|r| r.contains("↓ 7 newer lines")),
+        "{before:#?}"
+    );
+    // Two new messages (1 and 3 lines) arrive while reading.
+    app.on_update(
+        inbox(
+            "lineker",
+            vec![
+                msg("Gary Lineker", "new one", 31, 2),
+                msg("Gary Lineker", &"long ".repeat(14), 32, 2),
+            ],
+        ),
+        now(),
+    );
+    let after = rows_of(&render(&mut app, 60, 14));
+    // The conversation rows are the same text; only the counter moved.
+    assert_eq!(before[1..9], after[1..9]);
+    assert!(
+        after.iter().any(|r| r.contains("↓ 11 newer lines")),
+        "{after:#?}"
+    );
+}

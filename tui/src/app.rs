@@ -145,6 +145,8 @@ pub struct App {
     pub tentative: BTreeMap<String, View>,
     /// The hint about the course's command words was shown (it is shown once).
     pub course_hint_shown: bool,
+    /// Tab completion in progress (a second Tab cycles through the matches).
+    pub completion: Option<command_box::Completion>,
     next_seq: u64,
     next_local_id: u64,
 }
@@ -179,6 +181,7 @@ impl App {
             drawn_lines: None,
             tentative: BTreeMap::new(),
             course_hint_shown: false,
+            completion: None,
             next_seq: 0,
             next_local_id: 0,
         }
@@ -289,6 +292,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action, key: KeyEvent, now: Now) -> Vec<Effect> {
+        if action != Action::Complete {
+            self.completion = None;
+        }
         match action {
             Action::Quit => return self.quit(),
             Action::NextConversation => return self.cycle(1),
@@ -332,7 +338,9 @@ impl App {
             }
             Action::Complete => self.complete(),
             Action::Edit => {
-                if !self.edit_by_cluster(key)
+                if let Some(req) = readline_alt(key) {
+                    self.input.handle(req);
+                } else if !self.edit_by_cluster(key)
                     && let Some(req) = to_input_request(&Event::Key(key))
                 {
                     self.input.handle(req);
@@ -698,6 +706,21 @@ impl App {
 }
 
 mod command_box;
+
+/// Alt-B, Alt-F, Alt-D as readline has them (back a word, forward a word, delete
+/// the next word); terminals send them as Alt, which tui-input does not map.
+fn readline_alt(key: KeyEvent) -> Option<InputRequest> {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if key.modifiers != KeyModifiers::ALT {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('b') => Some(InputRequest::GoToPrevWord),
+        KeyCode::Char('f') => Some(InputRequest::GoToNextWord),
+        KeyCode::Char('d') => Some(InputRequest::DeleteNextWord),
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

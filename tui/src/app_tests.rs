@@ -701,3 +701,51 @@ fn a_failing_connection_says_why() {
         app.notice
     );
 }
+
+#[test]
+fn tab_again_cycles_through_the_matches_and_commands_complete() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["lineker".into(), "linda".into()],
+            asked: false,
+        },
+        now(),
+    );
+    type_text(&mut app, "/msg li");
+    let tab = |app: &mut App| {
+        app.on_key(key(KeyCode::Tab), now());
+        app.input.value().to_string()
+    };
+    assert_eq!(tab(&mut app), "/msg lin");
+    assert_eq!(tab(&mut app), "/msg linda");
+    assert_eq!(tab(&mut app), "/msg lineker");
+    assert_eq!(tab(&mut app), "/msg linda");
+    // Any other key ends the cycle.
+    type_text(&mut app, " ");
+    assert_eq!(tab(&mut app), "/msg linda ");
+    app.input.reset();
+    type_text(&mut app, "/ms");
+    assert_eq!(tab(&mut app), "/msg ");
+    app.input.reset();
+    type_text(&mut app, "/c");
+    assert_eq!(tab(&mut app), "/close ");
+    app.input.reset();
+    // A slash word later in the line is not a command.
+    type_text(&mut app, "hi /ms");
+    assert_eq!(tab(&mut app), "hi /ms");
+}
+
+#[test]
+fn alt_b_and_alt_f_move_by_word() {
+    let mut app = logged_in();
+    type_text(&mut app, "one two three");
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 4);
+    app.on_key(mkey(KeyCode::Char('f'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('d'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.value(), "one two ");
+}

@@ -189,12 +189,28 @@ impl App {
             .map_or(value.len(), |(i, _)| i);
         let before = &value[..cursor_byte];
         let word_start = before.rfind(' ').map_or(0, |i| i + 1);
+        // A second Tab on the same word: the next match, round and round.
+        if let Some(c) = self.completion.as_mut()
+            && c.start == word_start
+            && c.shown == before[word_start..]
+            && !c.matches.is_empty()
+        {
+            let next = c.matches[c.next % c.matches.len()].clone();
+            c.next += 1;
+            c.shown = next.clone();
+            self.replace_word(&value, word_start, cursor_byte, &next);
+            return;
+        }
         let prefix = &before[word_start..];
         if prefix.is_empty() {
             return;
         }
-        let mut matches: Vec<String> = self
-            .known_users()
+        let candidates: Vec<String> = if word_start == 0 && prefix.starts_with('/') {
+            COMPLETABLE_COMMANDS.iter().map(|c| c.to_string()).collect()
+        } else {
+            self.known_users()
+        };
+        let mut matches: Vec<String> = candidates
             .into_iter()
             .filter(|u| u.starts_with(prefix))
             .collect();
@@ -202,24 +218,51 @@ impl App {
         matches.dedup();
         let completion = match matches.as_slice() {
             [] => {
-                self.notice(format!("no user starts with {prefix}"), false);
+                self.notice(format!("nothing starts with {prefix}"), false);
                 return;
             }
             [one] => format!("{one} "),
             many => {
-                self.notice(format!("matches: {}", many.join(", ")), false);
+                self.notice(
+                    format!("matches: {} (Tab again: each in turn)", many.join(", ")),
+                    false,
+                );
                 common_prefix(many)
             }
         };
-        let new_value = format!(
-            "{}{}{}",
-            &value[..word_start],
-            completion,
-            &value[cursor_byte..]
-        );
-        let cursor = value[..word_start].chars().count() + completion.chars().count();
-        self.input = Input::new(new_value).with_cursor(cursor);
+        self.completion = (matches.len() > 1).then(|| Completion {
+            start: word_start,
+            shown: completion.clone(),
+            matches,
+            next: 0,
+        });
+        self.replace_word(&value, word_start, cursor_byte, &completion);
     }
+
+    /// Puts `with` in place of `value[start..cursor]`, the cursor after it.
+    fn replace_word(&mut self, value: &str, start: usize, cursor: usize, with: &str) {
+        let new_value = format!("{}{}{}", &value[..start], with, &value[cursor..]);
+        let at = value[..start].chars().count() + with.chars().count();
+        self.input = Input::new(new_value).with_cursor(at);
+    }
+}
+
+/// The commands Tab completes at the start of the line.
+const COMPLETABLE_COMMANDS: &[&str] = &[
+    "/close", "/help", "/inbox", "/msg", "/open", "/quit", "/who",
+];
+
+/// Tab completion in progress: what the word became and the matches to cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// Byte offset of the word in the line.
+    start: usize,
+    /// The word as the last Tab left it.
+    shown: String,
+    /// Every match, sorted.
+    matches: Vec<String>,
+    /// The match the next Tab shows.
+    next: usize,
 }
 
 fn common_prefix(words: &[String]) -> String {

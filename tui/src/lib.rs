@@ -10,7 +10,8 @@
 //! - [`keys`]: key to action, table-tested; [`commands`]: what a typed line means.
 //! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping; [`palette`]: a
 //!   colour per person.
-//! - [`event`]: the main loop, generic over the backend.
+//! - [`event`]: the main loop, generic over the backend; [`input`]: terminal
+//!   events from a reader thread.
 //! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
 //!   teardown for the real program; [`plain`]: the line mode.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod event;
+pub mod input;
 pub mod keys;
 pub mod line_history;
 pub mod login;

@@ -3,6 +3,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
 use super::*;
+use crate::model::Delivery;
 use crate::testkit::*;
 use crate::worker::Credentials;
 

@@ -8,18 +8,16 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chat_protocol::InboxGroup;
 use ratatui::crossterm::event::{Event, KeyEvent, MouseEvent, MouseEventKind};
 use time::{OffsetDateTime, UtcOffset};
 use tui_input::backend::crossterm::to_input_request;
 use tui_input::{Input, InputRequest};
 
-use crate::commands::{self, Command};
 use crate::config::Theme;
 use crate::keys::{self, Action, KeyContext, Screen};
 use crate::line_history::LineHistory;
 use crate::login::LoginForm;
-use crate::model::{ChatMessage, Conversation, Delivery, parse_ts};
+use crate::model::{ChatMessage, Conversation};
 use crate::reconnect::LinkState;
 use crate::worker::{Job, Update};
 
@@ -73,7 +71,12 @@ pub struct Notice {
     pub text: String,
     /// Shown in the error colour.
     pub error: bool,
+    /// The first tick that saw it (it goes [`NOTICE_TTL`] later).
+    pub seen: Option<Instant>,
 }
+
+/// How long a notice stays in the status line unless a newer one replaces it.
+pub const NOTICE_TTL: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Fixed facts about the session's display.
 #[derive(Debug, Clone)]
@@ -133,6 +136,16 @@ pub struct App {
     pub quitting: bool,
     /// Rows of the conversation area at the last draw (for paging).
     pub page_rows: usize,
+    /// The view drawn last, the width its lines were wrapped to and how many there
+    /// were: the renderer keeps a scrolled-up view still when lines are added.
+    pub drawn_lines: Option<(View, usize, usize)>,
+    /// Conversations that exist only because of an `/open` or `/msg` the server has
+    /// not yet confirmed, with the view to go back to if it refuses (unknown user).
+    pub tentative: BTreeMap<String, View>,
+    /// The hint about the course's command words was shown (it is shown once).
+    pub course_hint_shown: bool,
+    /// Tab completion in progress (a second Tab cycles through the matches).
+    pub completion: Option<command_box::Completion>,
     next_seq: u64,
     next_local_id: u64,
 }
@@ -164,6 +177,10 @@ impl App {
             mouse_captured: true,
             quitting: false,
             page_rows: 10,
+            drawn_lines: None,
+            tentative: BTreeMap::new(),
+            course_hint_shown: false,
+            completion: None,
             next_seq: 0,
             next_local_id: 0,
         }
@@ -236,6 +253,7 @@ impl App {
         self.notice = Some(Notice {
             text: text.into(),
             error,
+            seen: None,
         });
     }
 
@@ -273,6 +291,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action, key: KeyEvent, now: Now) -> Vec<Effect> {
+        if action != Action::Complete {
+            self.completion = None;
+        }
         match action {
             Action::Quit => return self.quit(),
             Action::NextConversation => return self.cycle(1),
@@ -316,7 +337,11 @@ impl App {
             }
             Action::Complete => self.complete(),
             Action::Edit => {
-                if let Some(req) = to_input_request(&Event::Key(key)) {
+                if let Some(req) = readline_alt(key) {
+                    self.input.handle(req);
+                } else if !self.edit_by_cluster(key)
+                    && let Some(req) = to_input_request(&Event::Key(key))
+                {
                     self.input.handle(req);
                 }
             }
@@ -375,7 +400,21 @@ impl App {
         *s = (*s).min(max);
     }
 
-    fn quit(&mut self) -> Vec<Effect> {
+    /// What a draw found: the scroll offset it used (moved up by lines that arrived
+    /// while scrolled up) and how many lines the view had, for the next draw.
+    pub fn after_draw(&mut self, info: &crate::ui::ViewInfo) {
+        self.page_rows = info.rows.max(1);
+        match info.scroll {
+            Some(scroll) => {
+                *self.scroll_mut() = scroll;
+                self.drawn_lines = Some((self.view.clone(), info.lines.1, info.lines.0));
+            }
+            None => self.clamp_scroll(info.max_scroll),
+        }
+    }
+
+    /// Starts quitting: log out, then leave; a second call leaves at once.
+    pub fn quit(&mut self) -> Vec<Effect> {
         if self.quitting {
             // Second Ctrl-C: don't wait for the logout.
             return vec![Effect::Quit];
@@ -444,257 +483,26 @@ impl App {
         }
     }
 
-    // ----- the command box --------------------------------------------------------
-
-    fn submit(&mut self, now: Now) -> Vec<Effect> {
-        let line = self.input.value().to_string();
-        let command = match commands::parse(&line) {
-            Ok(c) => c,
-            Err(commands::CommandError::Empty) => return vec![],
-            Err(e) => {
-                self.notice(e.to_string(), true);
-                return vec![];
-            }
-        };
-        self.history.push(&line);
-        self.input.reset();
-        match command {
-            Command::Say(text) => match self.view.clone() {
-                View::Peer(to) => self.send(to, text, now),
-                View::All => {
-                    self.notice("select a person (Tab) or use /msg USER TEXT", true);
-                    self.input = Input::new(line);
-                    vec![]
-                }
-            },
-            Command::Msg { to, text } => self.send(to, text, now),
-            Command::Open(user) => self.select(View::Peer(user)),
-            Command::Inbox => vec![Effect::Job(Job::PollNow)],
-            Command::Users => vec![Effect::Job(Job::Users)],
-            Command::Help => {
-                self.help = true;
-                vec![]
-            }
-            Command::Quit => self.quit(),
-        }
-    }
-
-    /// Echoes the message at once (pending) and hands it to the worker.
-    fn send(&mut self, to: String, text: String, now: Now) -> Vec<Effect> {
-        self.next_local_id += 1;
-        let local_id = self.next_local_id;
-        let seq = self.seq();
-        let msg = ChatMessage {
-            id: None,
-            local_id: Some(local_id),
-            seq,
-            at: now.wall,
-            from: self.me.clone().unwrap_or_default(),
-            to: to.clone(),
-            text: text.clone(),
-            delivery: Delivery::Pending,
-        };
-        let conv = self.conversations.entry(to.clone()).or_default();
-        conv.messages.push(msg);
-        conv.scroll = 0;
-        self.all_scroll = 0;
-        vec![Effect::Job(Job::Send { local_id, to, text })]
-    }
-
-    /// Tab with text in the box: complete the username before the cursor.
-    fn complete(&mut self) {
-        let value = self.input.value().to_string();
-        let cursor_byte = value
-            .char_indices()
-            .nth(self.input.cursor())
-            .map_or(value.len(), |(i, _)| i);
-        let before = &value[..cursor_byte];
-        let word_start = before.rfind(' ').map_or(0, |i| i + 1);
-        let prefix = &before[word_start..];
-        if prefix.is_empty() {
-            return;
-        }
-        let mut matches: Vec<String> = self
-            .known_users()
-            .into_iter()
-            .filter(|u| u.starts_with(prefix))
-            .collect();
-        matches.sort();
-        matches.dedup();
-        let completion = match matches.as_slice() {
-            [] => {
-                self.notice(format!("no user starts with {prefix}"), false);
-                return;
-            }
-            [one] => format!("{one} "),
-            many => {
-                self.notice(format!("matches: {}", many.join(", ")), false);
-                common_prefix(many)
-            }
-        };
-        let new_value = format!(
-            "{}{}{}",
-            &value[..word_start],
-            completion,
-            &value[cursor_byte..]
-        );
-        let cursor = value[..word_start].chars().count() + completion.chars().count();
-        self.input = Input::new(new_value).with_cursor(cursor);
-    }
-
-    // ----- worker updates ---------------------------------------------------------
-
-    /// The worker reported something.
-    pub fn on_update(&mut self, update: Update, now: Now) -> Vec<Effect> {
-        match update {
-            Update::Link(state) => {
-                if let LinkState::Error(reason) = &state {
-                    self.notice(reason.clone(), true);
-                }
-                if state == LinkState::Connected && self.link != LinkState::Connected {
-                    self.notice = self.notice.take().filter(|n| !n.error);
-                }
-                self.link = state;
-            }
-            Update::LoggedIn {
-                username,
-                display_name,
-            } => {
-                self.me = Some(username);
-                self.my_name = display_name;
-                self.login = None;
-                if let View::Peer(p) = self.view.clone() {
-                    // Reopened after a reconnect or a late login: load it now.
-                    return self.select(View::Peer(p));
-                }
-            }
-            Update::LoginRejected(reason) => {
-                let form = self
-                    .login
-                    .get_or_insert_with(|| LoginForm::new(self.me.as_deref()));
-                form.rejected(reason);
-            }
-            Update::Inbox { groups, asked } => {
-                self.last_poll = Some(now.mono);
-                self.poll_age = Some(0);
-                return self.receive(groups, asked, now);
-            }
-            Update::Users { users, asked } => {
-                let me = self.me.clone().unwrap_or_default();
-                self.online = users.into_iter().filter(|u| *u != me).collect();
-                if asked {
-                    let list = if self.online.is_empty() {
-                        "nobody else".into()
-                    } else {
-                        self.online.join(", ")
-                    };
-                    self.notice(format!("on: {list}"), false);
-                }
-            }
-            Update::UsersUnsupported(reason) => {
-                self.users_supported = false;
-                self.online.clear();
-                self.notice(
-                    format!("no user list from this server ({reason}); showing conversations"),
-                    false,
-                );
-            }
-            Update::Sent { local_id, id, ts } => self.sent(local_id, id, ts.as_deref()),
-            Update::SendFailed { local_id, reason } => {
-                for c in self.conversations.values_mut() {
-                    for m in c
-                        .messages
-                        .iter_mut()
-                        .filter(|m| m.local_id == Some(local_id))
-                    {
-                        m.delivery = Delivery::Failed(reason.clone());
-                    }
-                }
-                self.notice(format!("not sent: {reason}"), true);
-            }
-            Update::History { peer, entries } => {
-                let me = self.me.clone().unwrap_or_default();
-                let mut seq = self.next_seq;
-                self.conversations.entry(peer).or_default().merge_history(
-                    entries,
-                    &me,
-                    || {
-                        seq += 1;
-                        seq
-                    },
-                    now.wall,
-                );
-                self.next_seq = seq;
-            }
-            Update::HistoryUnsupported(reason) => {
-                self.history_supported = false;
-                tracing::info!(%reason, "server has no history");
-            }
-            Update::Error(text) => self.notice(text, true),
-            Update::Stopped => return vec![Effect::Quit],
-        }
-        vec![]
-    }
-
-    fn sent(&mut self, local_id: u64, id: Option<i64>, ts: Option<&str>) {
-        for c in self.conversations.values_mut() {
-            for m in c
-                .messages
-                .iter_mut()
-                .filter(|m| m.local_id == Some(local_id))
-            {
-                m.id = id;
-                m.at = parse_ts(ts, m.at);
-                m.delivery = Delivery::Sent;
-            }
-        }
-    }
-
-    fn receive(&mut self, groups: Vec<InboxGroup>, asked: bool, now: Now) -> Vec<Effect> {
-        let me = self.me.clone().unwrap_or_default();
-        let mut hidden_news = false;
-        let mut count = 0;
-        for group in groups {
-            let visible = match &self.view {
-                View::All => true,
-                View::Peer(p) => *p == group.sender,
-            } && !self.help;
-            for m in group.messages {
-                let seq = self.seq();
-                let msg = ChatMessage {
-                    id: m.id,
-                    local_id: None,
-                    seq,
-                    at: parse_ts(m.ts.as_deref(), now.wall),
-                    from: group.sender.clone(),
-                    to: me.clone(),
-                    text: m.msg.trim().to_string(),
-                    delivery: Delivery::Received,
-                };
-                let conv = self.conversations.entry(group.sender.clone()).or_default();
-                if conv.receive(msg, visible) {
-                    count += 1;
-                    hidden_news |= !visible;
-                }
-            }
-        }
-        if asked {
-            self.notice(format!("inbox: {count} new"), false);
-        }
-        if hidden_news && self.display.bell {
-            vec![Effect::Bell]
-        } else {
-            vec![]
-        }
-    }
-
     /// A second passed: updates the shown poll age; true when it changed.
     pub fn on_tick(&mut self, now: Now) -> bool {
         let age = self
             .last_poll
             .map(|t| now.mono.saturating_duration_since(t).as_secs());
-        let changed = age != self.poll_age;
+        let mut changed = age != self.poll_age;
         self.poll_age = age;
+        // Notices expire (the "logging out…" one stays while it is true).
+        if let Some(n) = self.notice.as_mut()
+            && !self.quitting
+        {
+            match n.seen {
+                None => n.seen = Some(now.mono),
+                Some(at) if now.mono.saturating_duration_since(at) >= NOTICE_TTL => {
+                    self.notice = None;
+                    changed = true;
+                }
+                Some(_) => {}
+            }
+        }
         changed
     }
 
@@ -719,21 +527,22 @@ impl App {
     }
 }
 
-fn common_prefix(words: &[String]) -> String {
-    let Some(first) = words.first() else {
-        return String::new();
-    };
-    let mut end = first.len();
-    for w in &words[1..] {
-        end = first
-            .char_indices()
-            .zip(w.chars())
-            .take_while(|((_, a), b)| a == b)
-            .last()
-            .map_or(0, |((i, a), _)| i + a.len_utf8())
-            .min(end);
+mod command_box;
+mod updates;
+
+/// Alt-B, Alt-F, Alt-D as readline has them (back a word, forward a word, delete
+/// the next word); terminals send them as Alt, which tui-input does not map.
+fn readline_alt(key: KeyEvent) -> Option<InputRequest> {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if key.modifiers != KeyModifiers::ALT {
+        return None;
     }
-    first[..end].to_string()
+    match key.code {
+        KeyCode::Char('b') => Some(InputRequest::GoToPrevWord),
+        KeyCode::Char('f') => Some(InputRequest::GoToNextWord),
+        KeyCode::Char('d') => Some(InputRequest::DeleteNextWord),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

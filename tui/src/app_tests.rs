@@ -3,6 +3,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
 use super::*;
+use crate::model::Delivery;
 use crate::testkit::*;
 use crate::worker::Credentials;
 
@@ -198,30 +199,71 @@ fn plain_text_in_all_view_is_refused_and_kept() {
 }
 
 #[test]
-fn course_commands_and_slash_commands() {
+fn only_slash_lines_are_commands_and_course_words_get_one_hint() {
     let mut app = logged_in();
-    type_text(&mut app, "send henderson piye kabare?");
+    app.select(View::Peer("henderson".into()));
+    // A course word at the start: a hint, nothing sent, the line kept.
+    type_text(&mut app, "chat lineker is late again, typical");
+    assert!(jobs(&enter(&mut app)).is_empty());
+    assert_eq!(app.input.value(), "chat lineker is late again, typical");
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("/msg USER TEXT")),
+        "{:?}",
+        app.notice
+    );
+    // Enter again: it is text for the open conversation, henderson's.
     assert_eq!(
         jobs(&enter(&mut app)),
         vec![&Job::Send {
             local_id: 1,
             to: "henderson".into(),
-            text: "piye kabare?".into()
+            text: "chat lineker is late again, typical".into()
         }]
     );
+    // The hint is shown once: later course words are plain text at once.
+    for (n, line) in ["send me the photos", "inbox", "logout", "?why not"]
+        .into_iter()
+        .enumerate()
+    {
+        type_text(&mut app, line);
+        assert_eq!(
+            jobs(&enter(&mut app)),
+            vec![&Job::Send {
+                local_id: 2 + n as u64,
+                to: "henderson".into(),
+                text: line.into()
+            }],
+            "{line}"
+        );
+    }
+    assert!(!app.help, "? is text");
+    assert!(!app.quitting, "logout is text");
+    assert!(!app.conversations.contains_key("me"));
+    assert!(!app.conversations.contains_key("lineker"));
     type_text(&mut app, "/msg lineker yo");
     assert_eq!(
         jobs(&enter(&mut app)),
         vec![&Job::Send {
-            local_id: 2,
+            local_id: 6,
             to: "lineker".into(),
             text: "yo".into()
         }]
     );
-    type_text(&mut app, "inbox");
+    type_text(&mut app, "/inbox");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::PollNow]);
-    type_text(&mut app, "user_on");
+    type_text(&mut app, "/who");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::Users]);
+    type_text(&mut app, "//etc is a path");
+    assert_eq!(
+        jobs(&enter(&mut app)),
+        vec![&Job::Send {
+            local_id: 7,
+            to: "henderson".into(),
+            text: "/etc is a path".into()
+        }]
+    );
     type_text(&mut app, "/bogus");
     assert!(enter(&mut app).is_empty());
     assert!(
@@ -230,9 +272,102 @@ fn course_commands_and_slash_commands() {
             .is_some_and(|n| n.error && n.text.contains("/bogus"))
     );
     app.on_key(key(KeyCode::Esc), now());
-    type_text(&mut app, "logout");
+    type_text(&mut app, "/quit");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::Logout]);
     assert!(app.quitting);
+}
+
+#[test]
+fn a_refused_open_or_msg_leaves_no_trace_but_its_error() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["messi".into(), "henderson".into()],
+            asked: false,
+        },
+        now(),
+    );
+    app.select(View::Peer("henderson".into()));
+    let before = app.entries();
+    type_text(&mut app, "/open nosuchuser");
+    let fx = enter(&mut app);
+    assert_eq!(
+        jobs(&fx),
+        vec![&Job::History {
+            peer: "nosuchuser".into()
+        }]
+    );
+    app.on_update(
+        Update::HistoryFailed {
+            peer: "nosuchuser".into(),
+            reason: "unknown user: nosuchuser".into(),
+        },
+        now(),
+    );
+    assert_eq!(app.entries(), before, "no list entry for an unknown user");
+    assert_eq!(
+        app.view,
+        View::Peer("henderson".into()),
+        "back where we were"
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("unknown user"))
+    );
+    // History stays on: the next conversation still loads it.
+    assert!(app.history_supported);
+    assert_eq!(
+        jobs(&app.select(View::Peer("lineker".into()))),
+        vec![&Job::History {
+            peer: "lineker".into()
+        }]
+    );
+    // A /msg to an unknown user: the echo goes, and the entry with it.
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg me the photos");
+    let fx = enter(&mut app);
+    let Some(Job::Send { local_id, .. }) = jobs(&fx).first().copied().cloned() else {
+        panic!("no send: {fx:?}");
+    };
+    app.on_update(
+        Update::SendFailed {
+            local_id,
+            reason: "unknown recipient: me".into(),
+        },
+        now(),
+    );
+    assert!(!app.conversations.contains_key("me"));
+    assert!(!app.entries().contains(&Some("me".into())));
+    // A known conversation with a failed message keeps it (marked).
+    type_text(&mut app, "oops");
+    let fx = enter(&mut app);
+    let Some(Job::Send { local_id, .. }) = jobs(&fx).first().copied().cloned() else {
+        panic!("no send: {fx:?}");
+    };
+    app.on_update(
+        Update::SendFailed {
+            local_id,
+            reason: "storage unavailable".into(),
+        },
+        now(),
+    );
+    assert!(app.conversations.contains_key("henderson"));
+}
+
+#[test]
+fn close_removes_a_conversation() {
+    let mut app = logged_in();
+    app.on_update(inbox("lineker", vec![msg("G", "a", 1, 1)]), now());
+    app.select(View::Peer("lineker".into()));
+    type_text(&mut app, "/close");
+    enter(&mut app);
+    assert!(!app.conversations.contains_key("lineker"));
+    assert_eq!(app.view, View::All);
+    assert_eq!(app.entries(), vec![None]);
+    type_text(&mut app, "/close bob");
+    enter(&mut app);
+    assert!(app.notice.as_ref().is_some_and(|n| n.error));
 }
 
 #[test]
@@ -247,12 +382,33 @@ fn send_failure_is_marked_and_shown() {
         },
         now(),
     );
-    let m = &app.conversations["nobody"].messages[0];
-    assert_eq!(m.delivery, Delivery::Failed("unknown recipient".into()));
+    // The conversation existed only for this message: it goes with it.
+    assert!(!app.conversations.contains_key("nobody"));
+    type_text(&mut app, "/msg lineker hi");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 2,
+            id: Some(9),
+            ts: None,
+        },
+        now(),
+    );
+    type_text(&mut app, "/msg lineker again");
+    enter(&mut app);
+    app.on_update(
+        Update::SendFailed {
+            local_id: 3,
+            reason: "recipient inbox full".into(),
+        },
+        now(),
+    );
+    let m = &app.conversations["lineker"].messages[1];
+    assert_eq!(m.delivery, Delivery::Failed("recipient inbox full".into()));
     assert!(
         app.notice
             .as_ref()
-            .is_some_and(|n| n.error && n.text.contains("unknown recipient"))
+            .is_some_and(|n| n.error && n.text.contains("recipient inbox full"))
     );
 }
 
@@ -303,18 +459,15 @@ fn tab_completes_usernames_when_typing() {
 }
 
 #[test]
-fn question_mark_opens_help_only_on_empty_box_and_esc_closes() {
+fn f1_opens_help_and_esc_closes() {
     let mut app = logged_in();
-    type_text(&mut app, "what?");
-    assert!(!app.help);
-    assert_eq!(app.input.value(), "what?");
-    app.input.reset();
     type_text(&mut app, "?");
+    assert!(!app.help);
+    assert_eq!(app.input.value(), "?");
+    app.on_key(key(KeyCode::F(1)), now());
     assert!(app.help);
     app.on_key(key(KeyCode::Esc), now());
     assert!(!app.help);
-    app.on_key(key(KeyCode::F(1)), now());
-    assert!(app.help);
 }
 
 #[test]
@@ -466,4 +619,134 @@ fn link_error_shows_in_the_status_line() {
     assert!(app.notice.as_ref().is_some_and(|n| n.error));
     app.on_update(Update::Link(LinkState::Connected), now());
     assert!(app.notice.is_none(), "error cleared once connected again");
+}
+
+#[test]
+fn cursor_keys_and_deletes_step_over_whole_clusters() {
+    let mut app = logged_in();
+    type_text(&mut app, "a👍🏽b🇮🇩");
+    // 👍🏽 and 🇮🇩 are two chars each.
+    assert_eq!(app.input.cursor(), 6);
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 4, "before the flag, not inside it");
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 1, "before the thumb and its skin tone");
+    app.on_key(key(KeyCode::Right), now());
+    assert_eq!(app.input.cursor(), 3);
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!(
+        app.input.value(),
+        "ab🇮🇩",
+        "the skin tone went with its emoji"
+    );
+    app.on_key(key(KeyCode::Right), now());
+    app.on_key(key(KeyCode::Delete), now());
+    assert_eq!(app.input.value(), "ab");
+    app.on_key(key(KeyCode::Home), now());
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!((app.input.value(), app.input.cursor()), ("ab", 0));
+}
+
+#[test]
+fn notices_are_replaced_by_newer_results_and_expire() {
+    let mut app = logged_in();
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("usage:"))
+    );
+    app.input.reset();
+    type_text(&mut app, "halo");
+    enter(&mut app);
+    assert_eq!(app.notice, None, "a new line replaces the old usage error");
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 1,
+            id: Some(1),
+            ts: None,
+        },
+        now(),
+    );
+    assert_eq!(app.notice, None, "a successful send clears an old error");
+    // Any notice goes NOTICE_TTL after it was first shown.
+    app.on_update(Update::Error("storage unavailable".into()), now());
+    assert!(!app.on_tick(later(1)));
+    assert!(app.notice.is_some());
+    assert!(app.on_tick(later(1 + NOTICE_TTL.as_secs())));
+    assert_eq!(app.notice, None);
+}
+
+#[test]
+fn a_failing_connection_says_why() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Link(LinkState::Reconnecting {
+            attempt: 1,
+            delay: std::time::Duration::from_millis(250),
+            reason: "connecting to 127.0.0.1:1: connection refused".into(),
+        }),
+        now(),
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("connection refused")),
+        "{:?}",
+        app.notice
+    );
+}
+
+#[test]
+fn tab_again_cycles_through_the_matches_and_commands_complete() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["lineker".into(), "linda".into()],
+            asked: false,
+        },
+        now(),
+    );
+    type_text(&mut app, "/msg li");
+    let tab = |app: &mut App| {
+        app.on_key(key(KeyCode::Tab), now());
+        app.input.value().to_string()
+    };
+    assert_eq!(tab(&mut app), "/msg lin");
+    assert_eq!(tab(&mut app), "/msg linda");
+    assert_eq!(tab(&mut app), "/msg lineker");
+    assert_eq!(tab(&mut app), "/msg linda");
+    // Any other key ends the cycle.
+    type_text(&mut app, " ");
+    assert_eq!(tab(&mut app), "/msg linda ");
+    app.input.reset();
+    type_text(&mut app, "/ms");
+    assert_eq!(tab(&mut app), "/msg ");
+    app.input.reset();
+    type_text(&mut app, "/c");
+    assert_eq!(tab(&mut app), "/close ");
+    app.input.reset();
+    // A slash word later in the line is not a command.
+    type_text(&mut app, "hi /ms");
+    assert_eq!(tab(&mut app), "hi /ms");
+}
+
+#[test]
+fn alt_b_and_alt_f_move_by_word() {
+    let mut app = logged_in();
+    type_text(&mut app, "one two three");
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 4);
+    app.on_key(mkey(KeyCode::Char('f'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('d'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.value(), "one two ");
 }

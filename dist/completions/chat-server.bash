@@ -38,7 +38,7 @@ _chat__server() {
 
     case "${cmd}" in
         chat__server)
-            opts="-h -V --listen --tls-cert --tls-key --db --data-dir --no-demo-users --users --max-line --max-connections --idle-timeout --session-ttl --allow-register --max-connections-per-ip --max-request-rate --max-message --max-inbox --max-sync-wait --login-backoff --login-backoff-loopback --login-backoff-max --metrics-listen --log-format --help --version user"
+            opts="-h -V --listen --tls-cert --tls-key --db --data-dir --no-demo-users --users --max-line --max-connections --idle-timeout --session-ttl --allow-register --max-connections-per-ip --max-request-rate --max-message --max-inbox --max-sync-wait --login-backoff --login-backoff-loopback --login-backoff-max --metrics-listen --proxy-protocol-from --log-format --help --version user"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,6 +113,10 @@ _chat__server() {
                     return 0
                     ;;
                 --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-protocol-from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chat_server_global_optspecs
-    string join \n listen= tls-cert= tls-key= db= data-dir= no-demo-users users= max-line= max-connections= idle-timeout= session-ttl= allow-register max-connections-per-ip= max-request-rate= max-message= max-inbox= max-sync-wait= login-backoff= login-backoff-loopback login-backoff-max= metrics-listen= log-format= h/help V/version
+    string join \n listen= tls-cert= tls-key= db= data-dir= no-demo-users users= max-line= max-connections= idle-timeout= session-ttl= allow-register max-connections-per-ip= max-request-rate= max-message= max-inbox= max-sync-wait= login-backoff= login-backoff-loopback login-backoff-max= metrics-listen= proxy-protocol-from= log-format= h/help V/version
 end
 
 function __fish_chat_server_needs_command
@@ -32,7 +32,7 @@ complete -c chat-server -n "__fish_chat_server_needs_command" -l data-dir -d 'Di
 complete -c chat-server -n "__fish_chat_server_needs_command" -l users -d 'Create the accounts listed in FILE (lines: `username password display name...`)' -r -F
 complete -c chat-server -n "__fish_chat_server_needs_command" -l max-line -d 'Longest request line in bytes; a longer one gets an ERROR and the connection closes' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l max-connections -d 'Most connections at once (default: the open-file limit less a reserve)' -r
-complete -c chat-server -n "__fish_chat_server_needs_command" -l idle-timeout -d 'Close connections that send nothing for this long (e.g. 30m, 90s)' -r
+complete -c chat-server -n "__fish_chat_server_needs_command" -l idle-timeout -d 'Close connections that complete no request for this long (e.g. 30m, 90s); an unfinished line does not count' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l session-ttl -d 'Sessions unused for this long expire (e.g. 30m)' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l max-connections-per-ip -d 'Most connections from one source address (0: no limit)' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l max-request-rate -d 'Most requests per second on one connection; more get an ERROR (0: no limit)' -r
@@ -42,6 +42,7 @@ complete -c chat-server -n "__fish_chat_server_needs_command" -l max-sync-wait -
 complete -c chat-server -n "__fish_chat_server_needs_command" -l login-backoff -d 'After 5 failed logins from an address or for a username, each further attempt waits this long before it is checked, doubling with each failure (0s: no backoff)' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l login-backoff-max -d 'Cap of the per-address login delay (the per-username one is capped at 5 s, so nobody can lock a user out from elsewhere)' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l metrics-listen -d 'Serve Prometheus metrics at http://ADDR/metrics (off by default). The endpoint has no authentication: keep it on loopback or a private network' -r
+complete -c chat-server -n "__fish_chat_server_needs_command" -l proxy-protocol-from -d 'Trust PROXY protocol headers (v1 and v2, e.g. haproxy `send-proxy`, nginx `proxy_protocol on`) from this address or network (e.g. 10.0.0.5, 10.0.0.0/8); repeat for several. Connections from there must start with one; their client address then counts for limits and logs. Nobody else may send one' -r
 complete -c chat-server -n "__fish_chat_server_needs_command" -l log-format -d 'Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=chat_server=debug)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c chat-server -n "__fish_chat_server_needs_command" -l no-demo-users -d 'Don\'t create the course\'s demo users (messi, henderson, lineker; password surabaya)'

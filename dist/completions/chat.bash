@@ -23,7 +23,7 @@ _chat() {
 
     case "${cmd}" in
         chat)
-            opts="-u -h -V --addr --user --password-stdin --poll-interval --no-bell --log --config --plain --json --keep-going --once --show-token --tls --ca --insecure --help --version"
+            opts="-u -h -V --addr --user --password-stdin --poll-interval --no-bell --log --config --plain --json --keep-going --once --show-token --tls --ca --tls-fingerprint --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _chat() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,7 +4,8 @@ complete -c chat -l poll-interval -d 'How often to poll the inbox, e.g. 500ms, 2
 complete -c chat -l log -d 'Write logs to this file (never to the screen)' -r -F
 complete -c chat -l config -d 'Use this config file instead of the default one' -r -F
 complete -c chat -l once -d 'Plain mode: run one command (e.g. "inbox") and exit' -r
-complete -c chat -l ca -d 'Connect with TLS, trusting only the CA certificate(s) in this PEM file' -r -F
+complete -c chat -l ca -d 'Connect with TLS, trusting only the CA certificate(s) in this PEM file, and the server\'s own certificate if it is in the file (a self-signed one)' -r -F
+complete -c chat -l tls-fingerprint -d 'Connect with TLS, trusting only the server certificate with this SHA-256 fingerprint (`SHA256:AB:CD:...`, colons optional; chat-server logs it at start)' -r
 complete -c chat -l password-stdin -d 'Read the password as one line of standard input before anything else'
 complete -c chat -l no-bell -d 'Don\'t ring the terminal bell on new messages'
 complete -c chat -l plain -d 'Plain line mode instead of the full-screen UI'

@@ -14,7 +14,6 @@ use time::{OffsetDateTime, UtcOffset};
 use tui_input::backend::crossterm::to_input_request;
 use tui_input::{Input, InputRequest};
 
-use crate::commands::{self, Command};
 use crate::config::Theme;
 use crate::keys::{self, Action, KeyContext, Screen};
 use crate::line_history::LineHistory;
@@ -133,6 +132,11 @@ pub struct App {
     pub quitting: bool,
     /// Rows of the conversation area at the last draw (for paging).
     pub page_rows: usize,
+    /// Conversations that exist only because of an `/open` or `/msg` the server has
+    /// not yet confirmed, with the view to go back to if it refuses (unknown user).
+    pub tentative: BTreeMap<String, View>,
+    /// The hint about the course's command words was shown (it is shown once).
+    pub course_hint_shown: bool,
     next_seq: u64,
     next_local_id: u64,
 }
@@ -164,6 +168,8 @@ impl App {
             mouse_captured: true,
             quitting: false,
             page_rows: 10,
+            tentative: BTreeMap::new(),
+            course_hint_shown: false,
             next_seq: 0,
             next_local_id: 0,
         }
@@ -375,7 +381,8 @@ impl App {
         *s = (*s).min(max);
     }
 
-    fn quit(&mut self) -> Vec<Effect> {
+    /// Starts quitting: log out, then leave; a second call leaves at once.
+    pub fn quit(&mut self) -> Vec<Effect> {
         if self.quitting {
             // Second Ctrl-C: don't wait for the logout.
             return vec![Effect::Quit];
@@ -442,104 +449,6 @@ impl App {
                 vec![]
             }
         }
-    }
-
-    // ----- the command box --------------------------------------------------------
-
-    fn submit(&mut self, now: Now) -> Vec<Effect> {
-        let line = self.input.value().to_string();
-        let command = match commands::parse(&line) {
-            Ok(c) => c,
-            Err(commands::CommandError::Empty) => return vec![],
-            Err(e) => {
-                self.notice(e.to_string(), true);
-                return vec![];
-            }
-        };
-        self.history.push(&line);
-        self.input.reset();
-        match command {
-            Command::Say(text) => match self.view.clone() {
-                View::Peer(to) => self.send(to, text, now),
-                View::All => {
-                    self.notice("select a person (Tab) or use /msg USER TEXT", true);
-                    self.input = Input::new(line);
-                    vec![]
-                }
-            },
-            Command::Msg { to, text } => self.send(to, text, now),
-            Command::Open(user) => self.select(View::Peer(user)),
-            Command::Inbox => vec![Effect::Job(Job::PollNow)],
-            Command::Users => vec![Effect::Job(Job::Users)],
-            Command::Help => {
-                self.help = true;
-                vec![]
-            }
-            Command::Quit => self.quit(),
-        }
-    }
-
-    /// Echoes the message at once (pending) and hands it to the worker.
-    fn send(&mut self, to: String, text: String, now: Now) -> Vec<Effect> {
-        self.next_local_id += 1;
-        let local_id = self.next_local_id;
-        let seq = self.seq();
-        let msg = ChatMessage {
-            id: None,
-            local_id: Some(local_id),
-            seq,
-            at: now.wall,
-            from: self.me.clone().unwrap_or_default(),
-            to: to.clone(),
-            text: text.clone(),
-            delivery: Delivery::Pending,
-        };
-        let conv = self.conversations.entry(to.clone()).or_default();
-        conv.messages.push(msg);
-        conv.scroll = 0;
-        self.all_scroll = 0;
-        vec![Effect::Job(Job::Send { local_id, to, text })]
-    }
-
-    /// Tab with text in the box: complete the username before the cursor.
-    fn complete(&mut self) {
-        let value = self.input.value().to_string();
-        let cursor_byte = value
-            .char_indices()
-            .nth(self.input.cursor())
-            .map_or(value.len(), |(i, _)| i);
-        let before = &value[..cursor_byte];
-        let word_start = before.rfind(' ').map_or(0, |i| i + 1);
-        let prefix = &before[word_start..];
-        if prefix.is_empty() {
-            return;
-        }
-        let mut matches: Vec<String> = self
-            .known_users()
-            .into_iter()
-            .filter(|u| u.starts_with(prefix))
-            .collect();
-        matches.sort();
-        matches.dedup();
-        let completion = match matches.as_slice() {
-            [] => {
-                self.notice(format!("no user starts with {prefix}"), false);
-                return;
-            }
-            [one] => format!("{one} "),
-            many => {
-                self.notice(format!("matches: {}", many.join(", ")), false);
-                common_prefix(many)
-            }
-        };
-        let new_value = format!(
-            "{}{}{}",
-            &value[..word_start],
-            completion,
-            &value[cursor_byte..]
-        );
-        let cursor = value[..word_start].chars().count() + completion.chars().count();
-        self.input = Input::new(new_value).with_cursor(cursor);
     }
 
     // ----- worker updates ---------------------------------------------------------
@@ -610,9 +519,19 @@ impl App {
                         m.delivery = Delivery::Failed(reason.clone());
                     }
                 }
+                let peer = self.conversations.iter().find_map(|(p, c)| {
+                    c.messages
+                        .iter()
+                        .any(|m| m.local_id == Some(local_id))
+                        .then(|| p.clone())
+                });
+                if let Some(peer) = peer {
+                    self.refused(&peer);
+                }
                 self.notice(format!("not sent: {reason}"), true);
             }
             Update::History { peer, entries } => {
+                self.tentative.remove(&peer);
                 let me = self.me.clone().unwrap_or_default();
                 let mut seq = self.next_seq;
                 self.conversations.entry(peer).or_default().merge_history(
@@ -626,6 +545,14 @@ impl App {
                 );
                 self.next_seq = seq;
             }
+            Update::HistoryFailed { peer, reason } => {
+                if let Some(c) = self.conversations.get_mut(&peer) {
+                    // Asked again next time it is opened.
+                    c.history_requested = false;
+                }
+                self.refused(&peer);
+                self.notice(format!("{peer}: {reason}"), true);
+            }
             Update::HistoryUnsupported(reason) => {
                 self.history_supported = false;
                 tracing::info!(%reason, "server has no history");
@@ -637,7 +564,10 @@ impl App {
     }
 
     fn sent(&mut self, local_id: u64, id: Option<i64>, ts: Option<&str>) {
-        for c in self.conversations.values_mut() {
+        for (peer, c) in &mut self.conversations {
+            if c.messages.iter().any(|m| m.local_id == Some(local_id)) {
+                self.tentative.remove(peer);
+            }
             for m in c
                 .messages
                 .iter_mut()
@@ -671,6 +601,7 @@ impl App {
                     text: m.msg.trim().to_string(),
                     delivery: Delivery::Received,
                 };
+                self.tentative.remove(&group.sender);
                 let conv = self.conversations.entry(group.sender.clone()).or_default();
                 if conv.receive(msg, visible) {
                     count += 1;
@@ -719,22 +650,7 @@ impl App {
     }
 }
 
-fn common_prefix(words: &[String]) -> String {
-    let Some(first) = words.first() else {
-        return String::new();
-    };
-    let mut end = first.len();
-    for w in &words[1..] {
-        end = first
-            .char_indices()
-            .zip(w.chars())
-            .take_while(|((_, a), b)| a == b)
-            .last()
-            .map_or(0, |((i, a), _)| i + a.len_utf8())
-            .min(end);
-    }
-    first[..end].to_string()
-}
+mod command_box;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

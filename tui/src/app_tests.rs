@@ -198,30 +198,71 @@ fn plain_text_in_all_view_is_refused_and_kept() {
 }
 
 #[test]
-fn course_commands_and_slash_commands() {
+fn only_slash_lines_are_commands_and_course_words_get_one_hint() {
     let mut app = logged_in();
-    type_text(&mut app, "send henderson piye kabare?");
+    app.select(View::Peer("henderson".into()));
+    // A course word at the start: a hint, nothing sent, the line kept.
+    type_text(&mut app, "chat lineker is late again, typical");
+    assert!(jobs(&enter(&mut app)).is_empty());
+    assert_eq!(app.input.value(), "chat lineker is late again, typical");
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("/msg USER TEXT")),
+        "{:?}",
+        app.notice
+    );
+    // Enter again: it is text for the open conversation, henderson's.
     assert_eq!(
         jobs(&enter(&mut app)),
         vec![&Job::Send {
             local_id: 1,
             to: "henderson".into(),
-            text: "piye kabare?".into()
+            text: "chat lineker is late again, typical".into()
         }]
     );
+    // The hint is shown once: later course words are plain text at once.
+    for (n, line) in ["send me the photos", "inbox", "logout", "?why not"]
+        .into_iter()
+        .enumerate()
+    {
+        type_text(&mut app, line);
+        assert_eq!(
+            jobs(&enter(&mut app)),
+            vec![&Job::Send {
+                local_id: 2 + n as u64,
+                to: "henderson".into(),
+                text: line.into()
+            }],
+            "{line}"
+        );
+    }
+    assert!(!app.help, "? is text");
+    assert!(!app.quitting, "logout is text");
+    assert!(!app.conversations.contains_key("me"));
+    assert!(!app.conversations.contains_key("lineker"));
     type_text(&mut app, "/msg lineker yo");
     assert_eq!(
         jobs(&enter(&mut app)),
         vec![&Job::Send {
-            local_id: 2,
+            local_id: 6,
             to: "lineker".into(),
             text: "yo".into()
         }]
     );
-    type_text(&mut app, "inbox");
+    type_text(&mut app, "/inbox");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::PollNow]);
-    type_text(&mut app, "user_on");
+    type_text(&mut app, "/who");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::Users]);
+    type_text(&mut app, "//etc is a path");
+    assert_eq!(
+        jobs(&enter(&mut app)),
+        vec![&Job::Send {
+            local_id: 7,
+            to: "henderson".into(),
+            text: "/etc is a path".into()
+        }]
+    );
     type_text(&mut app, "/bogus");
     assert!(enter(&mut app).is_empty());
     assert!(
@@ -230,9 +271,102 @@ fn course_commands_and_slash_commands() {
             .is_some_and(|n| n.error && n.text.contains("/bogus"))
     );
     app.on_key(key(KeyCode::Esc), now());
-    type_text(&mut app, "logout");
+    type_text(&mut app, "/quit");
     assert_eq!(jobs(&enter(&mut app)), vec![&Job::Logout]);
     assert!(app.quitting);
+}
+
+#[test]
+fn a_refused_open_or_msg_leaves_no_trace_but_its_error() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["messi".into(), "henderson".into()],
+            asked: false,
+        },
+        now(),
+    );
+    app.select(View::Peer("henderson".into()));
+    let before = app.entries();
+    type_text(&mut app, "/open nosuchuser");
+    let fx = enter(&mut app);
+    assert_eq!(
+        jobs(&fx),
+        vec![&Job::History {
+            peer: "nosuchuser".into()
+        }]
+    );
+    app.on_update(
+        Update::HistoryFailed {
+            peer: "nosuchuser".into(),
+            reason: "unknown user: nosuchuser".into(),
+        },
+        now(),
+    );
+    assert_eq!(app.entries(), before, "no list entry for an unknown user");
+    assert_eq!(
+        app.view,
+        View::Peer("henderson".into()),
+        "back where we were"
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("unknown user"))
+    );
+    // History stays on: the next conversation still loads it.
+    assert!(app.history_supported);
+    assert_eq!(
+        jobs(&app.select(View::Peer("lineker".into()))),
+        vec![&Job::History {
+            peer: "lineker".into()
+        }]
+    );
+    // A /msg to an unknown user: the echo goes, and the entry with it.
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg me the photos");
+    let fx = enter(&mut app);
+    let Some(Job::Send { local_id, .. }) = jobs(&fx).first().copied().cloned() else {
+        panic!("no send: {fx:?}");
+    };
+    app.on_update(
+        Update::SendFailed {
+            local_id,
+            reason: "unknown recipient: me".into(),
+        },
+        now(),
+    );
+    assert!(!app.conversations.contains_key("me"));
+    assert!(!app.entries().contains(&Some("me".into())));
+    // A known conversation with a failed message keeps it (marked).
+    type_text(&mut app, "oops");
+    let fx = enter(&mut app);
+    let Some(Job::Send { local_id, .. }) = jobs(&fx).first().copied().cloned() else {
+        panic!("no send: {fx:?}");
+    };
+    app.on_update(
+        Update::SendFailed {
+            local_id,
+            reason: "storage unavailable".into(),
+        },
+        now(),
+    );
+    assert!(app.conversations.contains_key("henderson"));
+}
+
+#[test]
+fn close_removes_a_conversation() {
+    let mut app = logged_in();
+    app.on_update(inbox("lineker", vec![msg("G", "a", 1, 1)]), now());
+    app.select(View::Peer("lineker".into()));
+    type_text(&mut app, "/close");
+    enter(&mut app);
+    assert!(!app.conversations.contains_key("lineker"));
+    assert_eq!(app.view, View::All);
+    assert_eq!(app.entries(), vec![None]);
+    type_text(&mut app, "/close bob");
+    enter(&mut app);
+    assert!(app.notice.as_ref().is_some_and(|n| n.error));
 }
 
 #[test]
@@ -247,12 +381,33 @@ fn send_failure_is_marked_and_shown() {
         },
         now(),
     );
-    let m = &app.conversations["nobody"].messages[0];
-    assert_eq!(m.delivery, Delivery::Failed("unknown recipient".into()));
+    // The conversation existed only for this message: it goes with it.
+    assert!(!app.conversations.contains_key("nobody"));
+    type_text(&mut app, "/msg lineker hi");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 2,
+            id: Some(9),
+            ts: None,
+        },
+        now(),
+    );
+    type_text(&mut app, "/msg lineker again");
+    enter(&mut app);
+    app.on_update(
+        Update::SendFailed {
+            local_id: 3,
+            reason: "recipient inbox full".into(),
+        },
+        now(),
+    );
+    let m = &app.conversations["lineker"].messages[1];
+    assert_eq!(m.delivery, Delivery::Failed("recipient inbox full".into()));
     assert!(
         app.notice
             .as_ref()
-            .is_some_and(|n| n.error && n.text.contains("unknown recipient"))
+            .is_some_and(|n| n.error && n.text.contains("recipient inbox full"))
     );
 }
 
@@ -303,18 +458,15 @@ fn tab_completes_usernames_when_typing() {
 }
 
 #[test]
-fn question_mark_opens_help_only_on_empty_box_and_esc_closes() {
+fn f1_opens_help_and_esc_closes() {
     let mut app = logged_in();
-    type_text(&mut app, "what?");
-    assert!(!app.help);
-    assert_eq!(app.input.value(), "what?");
-    app.input.reset();
     type_text(&mut app, "?");
+    assert!(!app.help);
+    assert_eq!(app.input.value(), "?");
+    app.on_key(key(KeyCode::F(1)), now());
     assert!(app.help);
     app.on_key(key(KeyCode::Esc), now());
     assert!(!app.help);
-    app.on_key(key(KeyCode::F(1)), now());
-    assert!(app.help);
 }
 
 #[test]

@@ -4,20 +4,20 @@
 //! hello there            -> the selected conversation
 //! /msg USER TEXT         -> anyone
 //! /open USER             -> open (or create) the conversation with USER
-//! /quit                  -> log out and quit (also: logout)
+//! /close [USER]          -> remove a conversation from the list (default: the open one)
+//! /inbox                 -> poll the inbox now
+//! /who                   -> ask who is on now
 //! /help                  -> the help overlay
+//! /quit                  -> log out and quit
 //! //text                 -> the text "/text" to the selected conversation
-//! send USER TEXT         -> as /msg   (course dialect)
-//! chat USER TEXT         -> as /msg   (seed 000 dialect)
-//! inbox | kotakmasuk     -> poll the inbox now
-//! user_aktif | user_on   -> ask who is on now
-//! logout                 -> as /quit
 //! ```
 //!
-//! The course's commands are recognised only when their word is typed in lower case
-//! and, for `inbox`-like commands, alone on the line, so ordinary sentences are rarely
-//! mistaken for commands. The token of the course's syntax is never typed: the client
-//! holds it.
+//! Only a line that starts with `/` is a command: anything else is text for the
+//! open conversation, so a sentence such as "chat later?" can never go somewhere
+//! else. The course's command words (`send`, `chat`, `inbox`, `logout`, ...) belong
+//! to plain mode; [`course_word`] recognises them so the full-screen client can
+//! point to the `/` command once instead of silently sending the line as text.
+//! The token of the course's syntax is never typed: the client holds it.
 
 use thiserror::Error;
 
@@ -35,6 +35,8 @@ pub enum Command {
     },
     /// Open the conversation with a user.
     Open(String),
+    /// Remove a conversation from the list: the named one, or the open one.
+    Close(Option<String>),
     /// Poll the inbox now.
     Inbox,
     /// Ask who is on now.
@@ -57,9 +59,6 @@ pub enum CommandError {
     /// A `/word` we don't know.
     #[error("unknown command /{0} (F1 lists the commands)")]
     Unknown(String),
-    /// `auth`/`login` typed while logged in.
-    #[error("already logged in; /quit and start again to change user")]
-    AlreadyLoggedIn,
 }
 
 /// Parses one line of the command box.
@@ -74,18 +73,30 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     if let Some(slash) = text.strip_prefix('/') {
         return parse_slash(slash);
     }
-    let (word, rest) = split_word(text);
-    match word {
-        "send" => msg(rest, "send USER TEXT"),
-        "chat" => msg(rest, "chat USER TEXT"),
-        "inbox" | "kotakmasuk" if rest.is_empty() => Ok(Command::Inbox),
-        "user_aktif" | "user_on" if rest.is_empty() => Ok(Command::Users),
-        "logout" if rest.is_empty() => Ok(Command::Quit),
-        "auth" | "login" if rest.split_whitespace().count() == 2 => {
-            Err(CommandError::AlreadyLoggedIn)
-        }
-        _ => Ok(Command::Say(text.to_string())),
-    }
+    Ok(Command::Say(text.to_string()))
+}
+
+/// The course command a line starts with, if any, and the `/` command that does
+/// its job here: `("send", "/msg USER TEXT")`. Case-insensitive, as the server is.
+pub fn course_word(line: &str) -> Option<(&'static str, &'static str)> {
+    const WORDS: &[(&str, &str)] = &[
+        ("send", "/msg USER TEXT"),
+        ("chat", "/msg USER TEXT"),
+        ("inbox", "/inbox"),
+        ("kotakmasuk", "/inbox"),
+        ("user_aktif", "/who"),
+        ("user_on", "/who"),
+        ("logout", "/quit"),
+        ("auth", "/quit, then log in again"),
+        ("login", "/quit, then log in again"),
+        ("register", "chat-server user add"),
+        ("history", "/open USER"),
+    ];
+    let (word, _) = split_word(line.trim());
+    WORDS
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(word))
+        .copied()
 }
 
 fn parse_slash(body: &str) -> Result<Command, CommandError> {
@@ -96,10 +107,15 @@ fn parse_slash(body: &str) -> Result<Command, CommandError> {
             [user] => Ok(Command::Open(user.to_string())),
             _ => Err(CommandError::Usage("/open USER")),
         },
+        "close" | "c" => match rest.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => Ok(Command::Close(None)),
+            [user] => Ok(Command::Close(Some(user.to_string()))),
+            _ => Err(CommandError::Usage("/close [USER]")),
+        },
         "quit" | "q" | "exit" | "logout" => Ok(Command::Quit),
         "help" | "h" | "?" => Ok(Command::Help),
-        "inbox" => Ok(Command::Inbox),
-        "who" | "users" => Ok(Command::Users),
+        "inbox" | "kotakmasuk" => Ok(Command::Inbox),
+        "who" | "users" | "user_aktif" | "user_on" => Ok(Command::Users),
         _ => Err(CommandError::Unknown(word.chars().take(20).collect())),
     }
 }
@@ -151,16 +167,22 @@ mod tests {
             ("/m lineker hi", to("lineker", "hi")),
             ("/msg lineker", Err(CommandError::Usage("/msg USER TEXT"))),
             ("/msg", Err(CommandError::Usage("/msg USER TEXT"))),
-            ("send henderson halo 🙂", to("henderson", "halo 🙂")),
-            ("chat henderson halo", to("henderson", "halo")),
-            ("send henderson", Err(CommandError::Usage("send USER TEXT"))),
-            ("inbox", Ok(Command::Inbox)),
-            ("kotakmasuk", Ok(Command::Inbox)),
-            ("inbox is full", say("inbox is full")),
-            ("user_aktif", Ok(Command::Users)),
-            ("user_on", Ok(Command::Users)),
-            ("logout", Ok(Command::Quit)),
-            ("logout now please", say("logout now please")),
+            // Course words are text here (the app hints once, see `course_word`).
+            ("send henderson halo 🙂", say("send henderson halo 🙂")),
+            (
+                "chat lineker is late again, typical",
+                say("chat lineker is late again, typical"),
+            ),
+            ("send me the photos", say("send me the photos")),
+            ("inbox", say("inbox")),
+            ("logout", say("logout")),
+            ("?why not", say("?why not")),
+            ("/inbox", Ok(Command::Inbox)),
+            ("/kotakmasuk", Ok(Command::Inbox)),
+            ("/user_on", Ok(Command::Users)),
+            ("/close", Ok(Command::Close(None))),
+            ("/close lineker", Ok(Command::Close(Some("lineker".into())))),
+            ("/close a b", Err(CommandError::Usage("/close [USER]"))),
             ("/quit", Ok(Command::Quit)),
             ("/q", Ok(Command::Quit)),
             ("/help", Ok(Command::Help)),
@@ -173,8 +195,7 @@ mod tests {
                 "/frobnicate x",
                 Err(CommandError::Unknown("frobnicate".into())),
             ),
-            ("auth messi surabaya", Err(CommandError::AlreadyLoggedIn)),
-            ("Send henderson hi", say("Send henderson hi")),
+            ("auth messi surabaya", say("auth messi surabaya")),
         ];
         for (line, want) in table {
             assert_eq!(&parse(line), want, "line {line:?}");
@@ -188,8 +209,31 @@ mod tests {
             "unknown command /zzz (F1 lists the commands)"
         );
         assert_eq!(
-            parse("send x").unwrap_err().to_string(),
-            "usage: send USER TEXT"
+            parse("/msg x").unwrap_err().to_string(),
+            "usage: /msg USER TEXT"
         );
+    }
+
+    #[test]
+    fn course_words_are_recognised_in_any_case_at_the_start_only() {
+        let table = [
+            ("send me the photos", Some("send")),
+            ("chat lineker is late", Some("chat")),
+            ("CHAT lineker", Some("chat")),
+            ("  inbox", Some("inbox")),
+            ("kotakmasuk", Some("kotakmasuk")),
+            ("user_aktif", Some("user_aktif")),
+            ("user_on", Some("user_on")),
+            ("logout", Some("logout")),
+            ("auth messi x", Some("auth")),
+            ("login messi x", Some("login")),
+            ("sending now", None),
+            ("I will send it", None),
+            ("/msg a b", None),
+            ("", None),
+        ];
+        for (line, want) in table {
+            assert_eq!(course_word(line).map(|(w, _)| w), want, "{line:?}");
+        }
     }
 }

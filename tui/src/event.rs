@@ -5,10 +5,11 @@
 //! on a `TestBackend` with scripted events. Idle cost: one wake-up per tick and per
 //! poll result; a draw only when the model changed.
 
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
@@ -31,8 +32,10 @@ pub enum Event {
     Worker(Update),
     /// A second passed.
     Tick,
-    /// The terminal's event stream ended.
+    /// The terminal's event stream ended or failed: the terminal went away.
     TerminalClosed,
+    /// A signal (SIGTERM, SIGHUP, SIGINT) asked the client to end.
+    Stop,
     /// The worker is gone.
     WorkerGone,
 }
@@ -60,58 +63,109 @@ impl Host for NoHost {
 }
 
 /// Runs until the user quits (and the worker has logged out, or the grace passed).
-pub async fn run<B, S, H>(
+///
+/// `stop` resolving (a signal) quits the same way Ctrl-C does. Every terminal event
+/// already queued is handled before the next draw, so a burst of typing (or a paste
+/// the terminal does not bracket) is never left waiting for a later key. When the
+/// terminal goes away (its events end or a draw fails) the loop stops drawing and
+/// quits, still logging out.
+pub async fn run<B, S, H, F>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     mut term: S,
     mut updates: mpsc::UnboundedReceiver<Update>,
     jobs: &mpsc::UnboundedSender<Job>,
     host: &mut H,
+    stop: F,
 ) -> anyhow::Result<()>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     S: Stream<Item = io::Result<TermEvent>> + Unpin,
     H: Host,
+    F: Future<Output = ()>,
 {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    let mut stopped = false;
+    let mut term_gone = false;
     let mut dirty = true;
     let mut deadline: Option<Instant> = None;
     loop {
-        if dirty {
-            draw(terminal, app)?;
+        let mut batch = Vec::new();
+        if dirty && !term_gone {
+            if let Err(e) = draw(terminal, app) {
+                tracing::warn!(error = %e, "drawing failed: the terminal is gone");
+                batch.push(Event::TerminalClosed);
+            }
             dirty = false;
         }
-        let event = tokio::select! {
-            ev = term.next() => match ev {
-                Some(Ok(e)) => Event::Terminal(e),
-                Some(Err(e)) => return Err(e.into()),
-                None => Event::TerminalClosed,
-            },
-            up = updates.recv() => up.map_or(Event::WorkerGone, Event::Worker),
-            _ = tick.tick() => Event::Tick,
-            () = sleep_until(deadline), if deadline.is_some() => return Ok(()),
-        };
-        let (effects, changed) = handle(app, event, Now::current());
-        dirty |= changed;
-        for effect in effects {
-            match effect {
-                Effect::Job(job) => {
-                    // A closed channel means the worker ended: `WorkerGone` follows.
-                    let _ = jobs.send(job);
+        if batch.is_empty() {
+            batch.push(tokio::select! {
+                ev = term.next(), if !term_gone => terminal_event(ev),
+                up = updates.recv() => up.map_or(Event::WorkerGone, Event::Worker),
+                _ = tick.tick() => Event::Tick,
+                () = &mut stop, if !stopped => {
+                    stopped = true;
+                    Event::Stop
                 }
-                Effect::Bell => host.bell(),
-                Effect::MouseCapture(on) => host.mouse_capture(on),
-                Effect::Redraw => {
-                    terminal.clear()?;
-                    dirty = true;
+                () = sleep_until(deadline), if deadline.is_some() => return Ok(()),
+            });
+        }
+        if !term_gone {
+            drain(&mut term, &mut batch);
+        }
+        for event in batch {
+            term_gone |= event == Event::TerminalClosed;
+            let (effects, changed) = handle(app, event, Now::current());
+            dirty |= changed;
+            for effect in effects {
+                match effect {
+                    Effect::Job(job) => {
+                        // A closed channel means the worker ended: `WorkerGone` follows.
+                        let _ = jobs.send(job);
+                    }
+                    Effect::Bell => host.bell(),
+                    Effect::MouseCapture(on) => host.mouse_capture(on),
+                    Effect::Redraw if !term_gone => {
+                        terminal.clear()?;
+                        dirty = true;
+                    }
+                    Effect::Redraw => {}
+                    Effect::Quit => return Ok(()),
                 }
-                Effect::Quit => return Ok(()),
             }
         }
         if app.quitting && deadline.is_none() {
             deadline = Some(Instant::now() + QUIT_GRACE);
+        }
+    }
+}
+
+/// One item of the terminal's event stream as an [`Event`].
+fn terminal_event(ev: Option<io::Result<TermEvent>>) -> Event {
+    match ev {
+        Some(Ok(e)) => Event::Terminal(e),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "reading the terminal failed");
+            Event::TerminalClosed
+        }
+        None => Event::TerminalClosed,
+    }
+}
+
+/// Appends every terminal event that is ready now, without waiting.
+fn drain<S>(term: &mut S, batch: &mut Vec<Event>)
+where
+    S: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    while let Some(ev) = term.next().now_or_never() {
+        let event = terminal_event(ev);
+        let closed = event == Event::TerminalClosed;
+        batch.push(event);
+        if closed {
+            return;
         }
     }
 }
@@ -163,7 +217,9 @@ pub fn handle(app: &mut App, event: Event, now: Now) -> (Vec<Effect>, bool) {
             (app.on_update(update, now), changed)
         }
         Event::Tick => (vec![], app.on_tick(now)),
-        Event::TerminalClosed | Event::WorkerGone => (vec![Effect::Quit], false),
+        // Log out first (a second one, or the grace running out, leaves at once).
+        Event::TerminalClosed | Event::Stop => (app.quit(), true),
+        Event::WorkerGone => (vec![Effect::Quit], false),
     }
 }
 
@@ -210,9 +266,17 @@ mod tests {
             seen
         });
         let mut host = NoHost::default();
-        run(&mut terminal, &mut app, term, up_rx, &job_tx, &mut host)
-            .await
-            .expect("loop");
+        run(
+            &mut terminal,
+            &mut app,
+            term,
+            up_rx,
+            &job_tx,
+            &mut host,
+            std::future::pending(),
+        )
+        .await
+        .expect("loop");
         drop(job_tx);
         let seen = worker.await.expect("worker");
         assert_eq!(
@@ -274,6 +338,7 @@ mod tests {
             up_rx,
             &job_tx,
             &mut NoHost::default(),
+            std::future::pending(),
         )
         .await
         .expect("loop");

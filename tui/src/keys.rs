@@ -86,7 +86,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "move in the line; Ctrl-Left/Right by word",
     ),
     ("Ctrl-W / Ctrl-U / Ctrl-K", "delete word / line / to end"),
-    ("? (empty box), F1", "this help"),
+    ("F1", "this help"),
     ("Esc", "close this help (Up/Down scroll it); clear the box"),
     ("Ctrl-L", "redraw the screen"),
     ("Ctrl-C, /quit", "log out and quit"),
@@ -94,16 +94,15 @@ pub const KEY_HELP: &[(&str, &str)] = &[
 
 /// Commands of the command box, for the help overlay: (syntax, description).
 pub const COMMAND_HELP: &[(&str, &str)] = &[
-    ("TEXT", "send TEXT to the selected person"),
-    (
-        "/msg USER TEXT",
-        "send to anyone (also: send/chat USER TEXT)",
-    ),
+    ("TEXT", "send TEXT to the open conversation"),
+    ("/msg USER TEXT", "send to anyone"),
     ("/open USER", "open the conversation with USER"),
-    ("inbox, kotakmasuk", "poll the inbox now"),
-    ("user_aktif, user_on", "who is on now"),
+    ("/close [USER]", "remove a conversation from the list"),
+    ("/inbox", "poll the inbox now"),
+    ("/who", "who is on now"),
     ("//TEXT", "send TEXT starting with /"),
-    ("/quit, logout", "log out and quit"),
+    ("/help", "this help"),
+    ("/quit", "log out and quit"),
 ];
 
 /// The action of `key` in `ctx`.
@@ -138,7 +137,6 @@ pub fn action(key: KeyEvent, ctx: KeyContext) -> Action {
         },
         Screen::Chat => match key.code {
             K::F(1) => Help,
-            K::Char('?') if ctx.input_empty && !ctrl && !alt => Help,
             K::F(2) => ToggleMouse,
             K::Char('s' | 'S') if ctrl => ToggleMouse,
             K::Char('n' | 'N') if ctrl => NextConversation,
@@ -200,8 +198,9 @@ mod tests {
             (K::PageDown, NONE, false, PageDown),
             (K::End, NONE, true, ScrollBottom),
             (K::End, NONE, false, Edit),
-            (K::Char('?'), NONE, true, Help),
-            (K::Char('?'), SHIFT, true, Help),
+            // `?` is text, even alone (`?why not`): F1 is help.
+            (K::Char('?'), NONE, true, Edit),
+            (K::Char('?'), SHIFT, true, Edit),
             (K::Char('?'), NONE, false, Edit),
             (K::F(1), NONE, false, Help),
             (K::F(2), NONE, false, ToggleMouse),

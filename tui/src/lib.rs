@@ -10,6 +10,7 @@
 //! - [`keys`]: key to action, table-tested; [`commands`]: what a typed line means.
 //! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
 //! - [`event`]: the main loop, generic over the backend.
+//! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
 //!   teardown for the real program; [`plain`]: the line mode.
 #![warn(clippy::unwrap_used)]
@@ -26,6 +27,7 @@ pub mod login;
 pub mod model;
 pub mod plain;
 pub mod reconnect;
+pub mod signals;
 pub mod text;
 pub mod tui;
 pub mod ui;

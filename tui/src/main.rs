@@ -1,6 +1,6 @@
 //! `chat`: parse the command line, pick full-screen or plain mode, run it.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use chat_tui::cli::{Cli, Settings};
@@ -11,8 +11,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // `chat ... | head -1`: the reader has all it wanted.
+        Err(e) if plain::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chat: {e:#}");
+            // Standard error may be closed too: nothing left to tell then.
+            let _ = writeln!(std::io::stderr(), "chat: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -44,8 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // The local offset can only be read safely while the process has one thread.
     let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-    block_on(tui::run(settings, password, offset))??;
-    Ok(ExitCode::SUCCESS)
+    let signal = block_on(tui::run(settings, password, offset))??;
+    Ok(signal.map_or(ExitCode::SUCCESS, |s| ExitCode::from(s.exit_status())))
 }
 
 /// Runs `work` on a fresh runtime and shuts the runtime down without waiting for

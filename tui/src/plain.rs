@@ -38,7 +38,7 @@ pub mod lineedit;
 pub mod session;
 pub mod terminal;
 
-use crate::client::{Client, Transport};
+use crate::client::{Client, ClientError, Transport};
 use anyhow::{Context, bail};
 use chat_protocol::Dialect;
 use chrono::Local;
@@ -131,8 +131,14 @@ impl Mode {
 /// Standard input as lines.
 pub type StdinLines = Lines<BufReader<Stdin>>;
 
-/// Runs plain mode until standard input ends, `/quit`, or (in scripts) the first
-/// failure. `Err` when the server cannot be reached or the connection breaks.
+/// Runs plain mode until standard input ends, `/quit`, a signal, or (in scripts)
+/// the first failure. `Err` when the server cannot be reached or the connection
+/// breaks.
+///
+/// Every way out puts the terminal back and logs out a session the client opened
+/// (SIGTERM, SIGHUP and SIGINT too, which then exit with 128 + the signal's
+/// number). A closed standard output (`chat ... | head -1`) is the caller's to
+/// treat as a quiet end: see [`is_broken_pipe`].
 pub async fn run(opts: PlainOptions) -> anyhow::Result<ExitCode> {
     let term = std::env::var("TERM").ok();
     let mode = Mode::detect(
@@ -141,15 +147,45 @@ pub async fn run(opts: PlainOptions) -> anyhow::Result<ExitCode> {
         std::io::stdout().is_terminal(),
         term.as_deref(),
     );
+    let mut signals = crate::signals::Signals::new()?;
+    let mut session = None;
+    let ended = tokio::select! {
+        result = run_session(&opts, mode, &mut session) => Ok(result),
+        signal = signals.recv() => Err(signal),
+    };
+    // The work above is dropped by now, raw mode with it; this covers a password
+    // prompt still reading on its own thread.
+    terminal::restore();
+    let closed = match session.as_mut() {
+        Some(session) => session.close().await.context("logging out"),
+        None => Ok(()),
+    };
+    match ended {
+        Err(signal) => Ok(ExitCode::from(signal.exit_status())),
+        Ok(result) => {
+            let code = result?;
+            closed?;
+            Ok(code)
+        }
+    }
+}
+
+/// Connects (into `slot`, so the caller can log out whatever happens), logs in
+/// with `--user`, and runs `mode`.
+async fn run_session(
+    opts: &PlainOptions,
+    mode: Mode,
+    slot: &mut Option<Session<crate::client::Stream, Local>>,
+) -> anyhow::Result<ExitCode> {
     let client = Client::connect_with(&opts.addr, &opts.transport).await?;
     let style = Style {
         json: opts.json,
         show_token: opts.show_token,
     };
-    let mut session = Session::new(client, style, Local);
+    let session = slot.insert(Session::new(client, style, Local));
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     if let Some(user) = &opts.user {
-        let password = password(&opts, user, &mut input).await?;
+        let password = password(opts, user, &mut input).await?;
         let login = Command::Login {
             dialect: Dialect::Course,
             username: user.clone(),
@@ -164,19 +200,29 @@ pub async fn run(opts: PlainOptions) -> anyhow::Result<ExitCode> {
         }
     }
     let all_ok = match mode {
-        Mode::Once(line) => run_once(&mut session, &line).await?,
-        Mode::Script => run_script(&mut session, &mut input, opts.keep_going).await?,
-        Mode::Cooked => {
-            interactive::run_cooked(&mut session, &mut input, opts.poll_interval).await?
-        }
-        Mode::Editor => interactive::run_editor(&mut session, opts.poll_interval).await?,
+        Mode::Once(line) => run_once(session, &line).await?,
+        Mode::Script => run_script(session, &mut input, opts.keep_going).await?,
+        Mode::Cooked => interactive::run_cooked(session, &mut input, opts.poll_interval).await?,
+        Mode::Editor => interactive::run_editor(session, opts.poll_interval).await?,
     };
-    session.close().await.context("logging out")?;
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether `error` comes from writing to a closed pipe on our side (the reader,
+/// such as `head`, has gone): standard tools end quietly with status 0 then. A
+/// connection to the server that breaks is a [`ClientError`] and stays an error.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    let from_server = error.chain().any(|cause| cause.is::<ClientError>());
+    !from_server
+        && error.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        })
 }
 
 /// The password for `--user`: first line of standard input, `CHAT_PASSWORD`, or a
@@ -268,6 +314,7 @@ where
 
 /// Prints lines as plain text: results on standard output, errors on standard error
 /// (standard output flushed first, so the two keep their order on one terminal).
+/// Every write is checked (no `println!`, which panics on a closed pipe).
 pub fn emit(lines: &[Line]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for line in lines {
@@ -275,7 +322,9 @@ pub fn emit(lines: &[Line]) -> std::io::Result<()> {
             Line::Out(text) => writeln!(out, "{text}")?,
             Line::Err(text) => {
                 out.flush()?;
-                eprintln!("{text}");
+                let mut err = std::io::stderr().lock();
+                writeln!(err, "{text}")?;
+                err.flush()?;
             }
         }
     }

@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// The connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
@@ -50,14 +52,25 @@ impl LinkState {
     }
 }
 
-/// Exponential backoff: `base`, `2*base`, `4*base` ... capped at `max`, reset on
-/// success. No jitter: one client per person, so no thundering herd to spread out,
-/// and a deterministic sequence is testable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How long a connection must stay up before it counts as healthy and the backoff
+/// starts again from `base`. A server that accepts and logs in but drops the
+/// connection at the next request would otherwise be retried every `base`.
+pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// Exponential backoff with jitter: the n-th failure in a row waits a random time
+/// between half and all of `base * 2^(n-1)`, capped at `max` ("equal jitter"), so
+/// many clients cut off by one server restart do not come back in step.
+///
+/// Failures count up across reconnects until a connection has stayed up for
+/// [`HEALTHY_AFTER`]: logging in is not enough to reset them.
+#[derive(Debug, Clone)]
 pub struct Backoff {
     base: Duration,
     max: Duration,
     failures: u32,
+    healthy_after: Duration,
+    connected_at: Option<Instant>,
+    rng: fastrand::Rng,
 }
 
 impl Default for Backoff {
@@ -73,18 +86,41 @@ impl Backoff {
             base,
             max,
             failures: 0,
+            healthy_after: HEALTHY_AFTER,
+            connected_at: None,
+            rng: fastrand::Rng::new(),
         }
+    }
+
+    /// The same with a fixed random seed (tests).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.rng = fastrand::Rng::with_seed(seed);
+        self
+    }
+
+    /// The same with another time a connection must last to reset the count.
+    pub fn with_healthy_after(mut self, healthy_after: Duration) -> Self {
+        self.healthy_after = healthy_after;
+        self
     }
 
     /// Records a failure; returns the attempt number and how long to wait.
     pub fn fail(&mut self) -> (u32, Duration) {
         let shift = self.failures.min(16);
         self.failures = self.failures.saturating_add(1);
-        let delay = self.base.saturating_mul(1u32 << shift).min(self.max);
+        let nominal = self.base.saturating_mul(1u32 << shift).min(self.max);
+        let half = nominal / 2;
+        let spread = u64::try_from((nominal - half).as_micros()).unwrap_or(u64::MAX);
+        let delay = half + Duration::from_micros(self.rng.u64(0..=spread));
         (self.failures, delay)
     }
 
-    /// Records a success: the next failure waits `base` again.
+    /// Records a connection that is up (logged in) at `now`.
+    pub fn connected(&mut self, now: Instant) {
+        self.connected_at = Some(now);
+    }
+
+    /// Records a success: the next failure waits about `base` again.
     pub fn succeed(&mut self) {
         self.failures = 0;
     }
@@ -94,8 +130,14 @@ impl Backoff {
         self.failures
     }
 
-    /// The state to show after a failure, advancing the backoff.
-    pub fn reconnecting(&mut self, reason: impl Into<String>) -> LinkState {
+    /// The state to show after a failure at `now`, advancing the backoff. A
+    /// connection that was up for [`HEALTHY_AFTER`] first resets the count.
+    pub fn reconnecting(&mut self, reason: impl Into<String>, now: Instant) -> LinkState {
+        if let Some(at) = self.connected_at.take()
+            && now.saturating_duration_since(at) >= self.healthy_after
+        {
+            self.succeed();
+        }
         let (attempt, delay) = self.fail();
         LinkState::Reconnecting {
             attempt,
@@ -109,14 +151,35 @@ impl Backoff {
 mod tests {
     use super::*;
 
+    fn nominal(ms: &[u64]) -> Vec<(u64, u64)> {
+        ms.iter().map(|&m| (m / 2, m)).collect()
+    }
+
     #[test]
-    fn doubles_caps_and_resets() {
+    fn doubles_caps_jitters_and_resets() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
         let delays: Vec<u64> = (0..7).map(|_| b.fail().1.as_millis() as u64).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000, 1000]);
+        for (d, (lo, hi)) in delays
+            .iter()
+            .zip(nominal(&[100, 200, 400, 800, 1000, 1000, 1000]))
+        {
+            assert!((lo..=hi).contains(d), "{delays:?}");
+        }
         assert_eq!(b.failures(), 7);
         b.succeed();
-        assert_eq!(b.fail(), (1, Duration::from_millis(100)));
+        let (attempt, delay) = b.fail();
+        assert_eq!(attempt, 1);
+        assert!(delay <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn jitter_differs_between_clients() {
+        let run = |seed| {
+            let mut b = Backoff::default().with_seed(seed);
+            (0..6).map(|_| b.fail().1).collect::<Vec<_>>()
+        };
+        assert_ne!(run(1), run(2));
+        assert_eq!(run(3), run(3));
     }
 
     #[test]
@@ -125,22 +188,48 @@ mod tests {
         for _ in 0..10_000 {
             b.fail();
         }
-        assert_eq!(b.fail().1, Duration::from_secs(10));
+        let d = b.fail().1;
+        assert!(
+            d >= Duration::from_secs(5) && d <= Duration::from_secs(10),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_connection_that_stayed_up_resets_the_count() {
+        let t0 = Instant::now();
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(64));
+        b.reconnecting("refused", t0);
+        // Logged in, dropped a moment later: still counting up.
+        b.connected(t0 + Duration::from_secs(1));
+        let s = b.reconnecting("closed", t0 + Duration::from_secs(2));
+        assert!(
+            matches!(s, LinkState::Reconnecting { attempt: 2, .. }),
+            "{s:?}"
+        );
+        // Up for longer than HEALTHY_AFTER: back to the first attempt.
+        b.connected(t0 + Duration::from_secs(5));
+        let s = b.reconnecting("closed", t0 + Duration::from_secs(5) + HEALTHY_AFTER);
+        assert!(
+            matches!(s, LinkState::Reconnecting { attempt: 1, .. }),
+            "{s:?}"
+        );
     }
 
     #[test]
     fn reconnecting_state_counts_attempts() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
-        assert_eq!(
-            b.reconnecting("closed"),
-            LinkState::Reconnecting {
-                attempt: 1,
-                delay: Duration::from_secs(1),
-                reason: "closed".into()
-            }
-        );
-        let s = b.reconnecting("closed");
-        assert_eq!(s.label(), "reconnecting (#2, 2.0s)");
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8)).with_seed(7);
+        let s = b.reconnecting("closed", Instant::now());
+        let LinkState::Reconnecting {
+            attempt,
+            delay,
+            reason,
+        } = s
+        else {
+            panic!("{s:?}");
+        };
+        assert_eq!((attempt, reason.as_str()), (1, "closed"));
+        assert!(delay >= Duration::from_millis(500) && delay <= Duration::from_secs(1));
         assert_eq!(LinkState::Connected.label(), "connected");
     }
 }

@@ -5,6 +5,9 @@
 //! turns them off too, so a panic never leaves the shell receiving mouse reports.
 
 use std::io::{Write, stdout};
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use std::path::Path;
 
 use ratatui::crossterm::event::{
@@ -18,6 +21,7 @@ use crate::cli::Settings;
 use crate::event::{self, Host};
 use crate::login::LoginForm;
 use crate::reconnect::Backoff;
+use crate::signals::{Signal, Signals};
 use crate::worker::{self, Credentials, WorkerConfig};
 
 /// Writes the bell and mouse modes to standard output.
@@ -42,15 +46,19 @@ impl Host for TerminalHost {
     }
 }
 
-/// Runs the full-screen client until the user quits.
+/// Runs the full-screen client until the user quits, a signal ends it, or the
+/// terminal goes away; returns the signal, if one did.
 ///
 /// `username` alone opens the login form on the password; with `password` too the
-/// client logs in at once; with neither the form asks for both.
+/// client logs in at once; with neither the form asks for both. Every way out
+/// restores the terminal, and all but a second Ctrl-C log out first (a panic too:
+/// the hook restores the terminal, then the worker gets its logout before the
+/// panic goes on).
 pub async fn run(
     settings: Settings,
     password: Option<String>,
     offset: time::UtcOffset,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Signal>> {
     let credentials = match (&settings.username, password) {
         (Some(username), Some(password)) => Some(Credentials {
             username: username.clone(),
@@ -67,6 +75,7 @@ pub async fn run(
         poll_interval: settings.poll_interval,
         backoff: Backoff::default(),
     };
+    let mut signals = Signals::new()?;
     let (handle, updates) = worker::spawn(config, credentials);
     let display = Display {
         addr: settings.transport.label(&settings.addr),
@@ -83,20 +92,35 @@ pub async fn run(
         previous(info);
     }));
     let _ = execute!(stdout(), EnableMouseCapture, EnableBracketedPaste);
-    let result = event::run(
+    let mut caught = None;
+    let stop = async {
+        caught = Some(signals.recv().await);
+    };
+    let result = AssertUnwindSafe(event::run(
         &mut terminal,
         &mut app,
         EventStream::new(),
         updates,
         &handle.jobs,
         &mut TerminalHost,
-    )
+        stop,
+    ))
+    .catch_unwind()
     .await;
     let _ = execute!(stdout(), DisableMouseCapture, DisableBracketedPaste);
     ratatui::restore();
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => {
+            // The hook has restored the terminal; log out before the panic goes on.
+            let _ = handle.jobs.send(worker::Job::Logout);
+            let _ = tokio::time::timeout(event::QUIT_GRACE, handle.task).await;
+            std::panic::resume_unwind(panic);
+        }
+    };
     drop(handle.jobs);
     handle.task.abort();
-    result
+    result.map(|()| caught)
 }
 
 /// Sends logs to `path` (appending); without it, logs go nowhere.

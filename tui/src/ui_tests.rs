@@ -68,12 +68,12 @@ fn busy_session() -> App {
         now(),
     );
     app.select(View::Peer("henderson".into()));
-    type_text(&mut app, "/msg nobody hello");
+    type_text(&mut app, "/msg lineker hello");
     enter(&mut app);
     app.on_update(
         Update::SendFailed {
             local_id: 2,
-            reason: "unknown recipient".into(),
+            reason: "recipient inbox full".into(),
         },
         now(),
     );

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
 
 use crate::client::{Client, ClientError, Transport};
+use crate::plain::format::is_unsupported;
 use crate::reconnect::{Backoff, LinkState};
 
 /// Longest wait for one reply before the connection counts as lost.
@@ -125,6 +126,14 @@ pub enum Update {
     },
     /// The server has no `history`.
     HistoryUnsupported(String),
+    /// `history` was refused for this peer (e.g. `unknown user: bob`); the
+    /// command exists, so later conversations still ask.
+    HistoryFailed {
+        /// The peer asked about.
+        peer: String,
+        /// The server's reason.
+        reason: String,
+    },
     /// Something the user should read.
     Error(String),
     /// The worker has logged out and ended.
@@ -260,7 +269,8 @@ impl Worker {
             self.tell(Update::Link(LinkState::Connecting));
             match self.connect(creds).await {
                 Ok(Ok(session)) => {
-                    self.config.backoff.succeed();
+                    // Not a reset yet: only a connection that stays up resets it.
+                    self.config.backoff.connected(tokio::time::Instant::now());
                     self.tell(Update::Link(LinkState::Connected));
                     // After `Connected`, so the UI may ask for history right away.
                     self.tell(Update::LoggedIn {
@@ -332,7 +342,10 @@ impl Worker {
 
     /// Tells the UI the connection is down; returns how long to wait.
     fn lost(&mut self, reason: String) -> Duration {
-        let state = self.config.backoff.reconnecting(reason);
+        let state = self
+            .config
+            .backoff
+            .reconnecting(reason, tokio::time::Instant::now());
         let delay = match &state {
             LinkState::Reconnecting { delay, .. } => *delay,
             _ => Duration::ZERO,
@@ -465,9 +478,13 @@ impl Worker {
                 users: r.active_users(),
                 asked,
             }),
-            Ok(r) => {
+            Ok(r) if is_unsupported(&r) => {
                 self.users_supported = false;
                 self.say(Update::UsersUnsupported(reason(&r)))
+            }
+            Ok(r) => {
+                tracing::info!(reason = %reason(&r), "user_aktif refused");
+                None
             }
             Err(e) => Some(Exit::Lost(e.to_string())),
         }
@@ -488,10 +505,16 @@ impl Worker {
                 Ok(entries) => self.say(Update::History { peer, entries }),
                 Err(e) => self.say(Update::Error(format!("history: {e}"))),
             },
-            Ok(r) => {
+            // Only "no such command" means no history; any other error is about
+            // this peer (an unknown user) and must not turn history off.
+            Ok(r) if is_unsupported(&r) => {
                 self.history_supported = false;
                 self.say(Update::HistoryUnsupported(reason(&r)))
             }
+            Ok(r) => self.say(Update::HistoryFailed {
+                peer,
+                reason: reason(&r),
+            }),
             Err(e) => {
                 self.pending.push_front(Job::History { peer });
                 Some(Exit::Lost(e.to_string()))

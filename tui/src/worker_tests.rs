@@ -276,3 +276,52 @@ async fn unreachable_server_backs_off_and_stops_on_logout() {
     handle.jobs.send(Job::Logout).expect("job");
     until(&mut rx, "stopped", |u| *u == Update::Stopped).await;
 }
+
+/// A server that accepts, answers `auth` with OK, and drops the connection at the
+/// next request; returns its address and a count of connections accepted.
+async fn login_then_drop_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                if let Ok(Some(_auth)) = lines.next_line().await {
+                    let ok = "{\"status\": \"OK\", \"tokenid\": \"tok\"}\r\n\r\n";
+                    let _ = write.write_all(ok.as_bytes()).await;
+                }
+                // The next request ends the connection.
+                let _ = lines.next_line().await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_drops_after_login_is_not_reconnected_in_a_storm() {
+    let (addr, accepted) = login_then_drop_server().await;
+    let config = WorkerConfig {
+        addr,
+        transport: crate::client::Transport::Plain,
+        poll_interval: Duration::from_secs(1),
+        backoff: Backoff::default().with_seed(16),
+    };
+    let (handle, mut rx) = spawn(config, Some(messi("surabaya")));
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    // 25 s of (paused, auto-advancing) time. Without a healthy period before the
+    // reset, every login reset the backoff: one connection per 250 ms, about 100.
+    // With it: 250 ms, 500 ms, 1 s, 2 s, 4 s, 8 s, 10 s... each jittered to
+    // 50-100 %, so 7 to 10 connections.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let n = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((5..=10).contains(&n), "{n} connections in 25 s");
+    handle.jobs.send(Job::Logout).expect("job");
+    let _ = handle.task.await;
+    drain.abort();
+}

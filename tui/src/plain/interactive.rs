@@ -11,7 +11,7 @@ use super::session::Session;
 use super::{StdinLines, Step, emit, format, run_line, terminal};
 use anyhow::Context;
 use chrono::Local;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ratatui::crossterm::event::{Event, EventStream};
 use std::io::Write;
 use std::time::Duration;
@@ -61,14 +61,15 @@ where
     Ok(true)
 }
 
-/// Our own line editor in raw mode; new messages are printed above the prompt and
-/// the half-typed input is redrawn below them. Ctrl-C or Ctrl-D on an empty line,
-/// or `/quit`, leave.
+/// Our own line editor in raw mode with bracketed paste; new messages are printed
+/// above the prompt and the half-typed input is redrawn below them. Ctrl-C or
+/// Ctrl-D on an empty line, or `/quit`, leave.
 pub async fn run_editor<S>(session: &mut Session<S, Local>, every: Duration) -> anyhow::Result<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let raw = terminal::RawMode::enable().context("switching the terminal to raw mode")?;
+    let raw =
+        terminal::RawMode::enable_with_paste().context("switching the terminal to raw mode")?;
     let mut editor = Editor::new(&prompt(session.username()), terminal::width());
     let mut out = std::io::stdout();
     terminal::put(&mut out, &editor.draw())?;
@@ -87,22 +88,20 @@ async fn editor_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut out = std::io::stdout();
     let mut events = EventStream::new();
     let mut timer = poll_timer(every);
     loop {
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { return Ok(()) };
-                match event.context("reading the terminal")? {
-                    Event::Key(key) => {
-                        let Some(action) = action_for(key) else { continue };
-                        if !on_action(session, editor, action).await? {
-                            return Ok(());
-                        }
-                    }
-                    Event::Resize(width, _) => terminal::put(&mut out, &editor.resize(width))?,
-                    _ => {}
+                // Everything typed so far, handled before anything is drawn: a fast
+                // burst is neither left waiting for another key nor drawn key by key.
+                let mut batch = vec![event];
+                while let Some(Some(more)) = events.next().now_or_never() {
+                    batch.push(more);
+                }
+                if !on_events(session, editor, batch).await? {
+                    return Ok(());
                 }
             }
             _ = timer.tick(), if session.logged_in() => {
@@ -115,30 +114,75 @@ where
     }
 }
 
-/// Handles one editing action; false when the person leaves.
-async fn on_action<S>(
+/// Handles terminal events that arrived together, drawing once at the end (and
+/// before a line runs); false when the person leaves.
+async fn on_events<S>(
     session: &mut Session<S, Local>,
     editor: &mut Editor,
-    action: Action,
+    batch: Vec<std::io::Result<Event>>,
 ) -> anyhow::Result<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut out = std::io::stdout();
-    let empty = editor.buffer().is_empty();
-    match action {
-        Action::ClearOrQuit | Action::DeleteOrEof if empty => return Ok(false),
-        Action::Submit => {
-            let (bytes, line) = editor.submit();
-            terminal::put(&mut out, &bytes)?;
-            match run_line(session, &line).await? {
-                Step::Quit => return Ok(false),
-                Step::Ran(outcome) => show(editor, &outcome.lines, &prompt(session.username()))?,
+    let mut stale = false;
+    for event in batch {
+        match event.context("reading the terminal")? {
+            Event::Key(key) => {
+                let Some(action) = action_for(key) else {
+                    continue;
+                };
+                let empty = editor.buffer().is_empty();
+                match action {
+                    Action::ClearOrQuit | Action::DeleteOrEof if empty => return Ok(false),
+                    Action::Submit => {
+                        if std::mem::take(&mut stale) {
+                            terminal::put(&mut out, &editor.redraw())?;
+                        }
+                        if !submit(session, editor).await? {
+                            return Ok(false);
+                        }
+                    }
+                    other => {
+                        editor.apply(other);
+                        stale = true;
+                    }
+                }
             }
+            Event::Paste(text) => {
+                editor.paste(&text);
+                stale = true;
+            }
+            Event::Resize(width, _) => {
+                if std::mem::take(&mut stale) {
+                    terminal::put(&mut out, &editor.redraw())?;
+                }
+                terminal::put(&mut out, &editor.resize(width))?;
+            }
+            _ => {}
         }
-        other => terminal::put(&mut out, &editor.edit(other))?,
+    }
+    if stale {
+        terminal::put(&mut out, &editor.redraw())?;
     }
     Ok(true)
+}
+
+/// Runs the typed line and shows its results; false on `/quit`.
+async fn submit<S>(session: &mut Session<S, Local>, editor: &mut Editor) -> anyhow::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut out = std::io::stdout();
+    let (bytes, line) = editor.submit();
+    terminal::put(&mut out, &bytes)?;
+    match run_line(session, &line).await? {
+        Step::Quit => Ok(false),
+        Step::Ran(outcome) => {
+            show(editor, &outcome.lines, &prompt(session.username()))?;
+            Ok(true)
+        }
+    }
 }
 
 /// Prints lines above the prompt (results on standard output, errors on standard

@@ -4,24 +4,54 @@
 use anyhow::{Context, bail};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::terminal;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
-/// Raw mode while this lives: no echo, no line buffering, no signals from Ctrl-C.
+/// Raw mode while this lives: no echo, no line buffering, no signals from Ctrl-C;
+/// and bracketed paste, if asked for (a paste then arrives as one event, so its
+/// line breaks cannot run anything).
 #[derive(Debug)]
-pub struct RawMode(());
+pub struct RawMode {
+    paste: bool,
+}
+
+/// Turns bracketed paste on (xterm's mode 2004).
+const PASTE_ON: &str = "\x1b[?2004h";
+/// Turns bracketed paste off.
+const PASTE_OFF: &str = "\x1b[?2004l";
 
 impl RawMode {
     /// Switches the terminal to raw mode.
     pub fn enable() -> io::Result<RawMode> {
         terminal::enable_raw_mode()?;
-        Ok(RawMode(()))
+        Ok(RawMode { paste: false })
+    }
+
+    /// Switches the terminal to raw mode with bracketed paste.
+    pub fn enable_with_paste() -> io::Result<RawMode> {
+        let mut raw = RawMode::enable()?;
+        put(&mut io::stdout(), PASTE_ON)?;
+        raw.paste = true;
+        Ok(raw)
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
         // Nothing better to do if it fails: the process is leaving this mode anyway.
+        if self.paste {
+            let _ = put(&mut io::stdout(), PASTE_OFF);
+        }
         let _ = terminal::disable_raw_mode();
+    }
+}
+
+/// Puts the terminal back as the shell wants it: cooked mode, no bracketed paste.
+/// Safe to call when nothing was changed (then it does nothing to the mode); output
+/// errors are ignored, since the terminal may be gone.
+pub fn restore() {
+    let _ = terminal::disable_raw_mode();
+    if io::stdout().is_terminal() {
+        let _ = put(&mut io::stdout(), PASTE_OFF);
     }
 }
 

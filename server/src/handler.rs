@@ -68,8 +68,8 @@ pub fn serve<S: Store, T: AsyncRead + AsyncWrite + Unpin, H>(
 struct State {
     peer: SocketAddr,
     rate: Option<RateLimit>,
-    /// The presence version this connection last told its client (`sync ... presence`).
-    presence_seen: Option<u64>,
+    /// What this connection last told its client (`sync ... presence`).
+    seen: cmd::sync::Seen,
 }
 
 /// What to do with one request line.
@@ -87,7 +87,7 @@ impl State {
         State {
             peer,
             rate: (rate > 0).then(|| RateLimit::new(rate, tokio::time::Instant::now())),
-            presence_seen: None,
+            seen: cmd::sync::Seen::default(),
         }
     }
 }
@@ -163,7 +163,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         woken.as_mut().enable();
         let mut presence_changed = std::pin::pin!(ctx.presence.changed());
         presence_changed.as_mut().enable();
-        match cmd::sync::look(ctx, &waiting, &mut state.presence_seen).await {
+        match cmd::sync::look(ctx, &waiting, &mut state.seen).await {
             Ok(Some(answer)) => return Ok(answer),
             Ok(None) => {}
             Err(error) => return Ok(error),
@@ -183,7 +183,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             },
         }
     }
-    Ok(cmd::sync::finish(ctx, &waiting, &mut state.presence_seen).await)
+    Ok(cmd::sync::finish(ctx, &waiting, &mut state.seen).await)
 }
 
 /// Waits for the peer's next bytes, the idle timeout, or shutdown.
@@ -241,7 +241,7 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         presence,
     } = &request
     {
-        let seen = &mut state.presence_seen;
+        let seen = &mut state.seen;
         let step = Box::pin(cmd::sync::start(
             ctx,
             token,

@@ -79,6 +79,7 @@
 
 mod append;
 mod inbox;
+mod read_markers;
 mod store;
 pub mod testing;
 #[cfg(test)]

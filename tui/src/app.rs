@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chat_protocol::InboxGroup;
 use ratatui::crossterm::event::{Event, KeyEvent, MouseEvent, MouseEventKind};
 use time::{OffsetDateTime, UtcOffset};
 use tui_input::backend::crossterm::to_input_request;
@@ -18,7 +17,7 @@ use crate::config::Theme;
 use crate::keys::{self, Action, KeyContext, Screen};
 use crate::line_history::LineHistory;
 use crate::login::LoginForm;
-use crate::model::{ChatMessage, Conversation, Delivery, parse_ts};
+use crate::model::{ChatMessage, Conversation};
 use crate::reconnect::LinkState;
 use crate::worker::{Job, Update};
 
@@ -52,6 +51,8 @@ pub enum Effect {
     MouseCapture(bool),
     /// Clear and redraw the whole screen.
     Redraw,
+    /// Write the remembered state to this file (see [`crate::state`]).
+    Save(std::path::PathBuf, crate::state::SavedState),
     /// Leave the program.
     Quit,
 }
@@ -137,6 +138,17 @@ pub struct App {
     pub tentative: BTreeMap<String, View>,
     /// The hint about the course's command words was shown (it is shown once).
     pub course_hint_shown: bool,
+    /// The server speaks `sync` (and keeps read markers): no polling.
+    pub live: bool,
+    /// The newest message id seen (the `sync` cursor, remembered across runs).
+    pub last_id: i64,
+    /// Where the remembered state goes, once the worker has read it.
+    pub state_path: Option<std::path::PathBuf>,
+    /// The remembered state changed since it was last written.
+    pub state_dirty: bool,
+    /// The largest scroll of the current view at the last draw: scrolling up to it
+    /// loads older messages.
+    pub max_scroll: usize,
     next_seq: u64,
     next_local_id: u64,
 }
@@ -170,6 +182,11 @@ impl App {
             page_rows: 10,
             tentative: BTreeMap::new(),
             course_hint_shown: false,
+            live: false,
+            last_id: 0,
+            state_path: None,
+            state_dirty: false,
+            max_scroll: 0,
             next_seq: 0,
             next_local_id: 0,
         }
@@ -286,7 +303,7 @@ impl App {
             Action::NextUnread => return self.next_unread(),
             Action::PageUp if self.help => self.help_scroll = self.help_scroll.saturating_sub(1),
             Action::PageDown if self.help => self.help_scroll = (self.help_scroll + 1).min(100),
-            Action::PageUp => self.scroll_up(self.page_rows.saturating_sub(1).max(1)),
+            Action::PageUp => return self.scroll_up(self.page_rows.saturating_sub(1).max(1)),
             Action::PageDown => self.scroll_down(self.page_rows.saturating_sub(1).max(1)),
             Action::ScrollBottom => *self.scroll_mut() = 0,
             Action::Help => {
@@ -347,15 +364,16 @@ impl App {
     }
 
     /// A mouse event (only arrives while captured).
-    pub fn on_mouse(&mut self, mouse: MouseEvent) {
+    pub fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
         if self.login.is_some() || self.help {
-            return;
+            return vec![];
         }
         match mouse.kind {
-            MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+            MouseEventKind::ScrollUp => return self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
             _ => {}
         }
+        vec![]
     }
 
     fn scroll_mut(&mut self) -> &mut usize {
@@ -365,9 +383,32 @@ impl App {
         }
     }
 
-    fn scroll_up(&mut self, lines: usize) {
+    /// Scrolls up; at the top of what is loaded, asks for the page before it.
+    /// The scroll counts lines from the newest, so older lines that arrive above
+    /// leave the view where it is.
+    fn scroll_up(&mut self, lines: usize) -> Vec<Effect> {
+        let max = self.max_scroll;
         let s = self.scroll_mut();
         *s = s.saturating_add(lines);
+        let at_top = *s >= max;
+        let View::Peer(peer) = self.view.clone() else {
+            return vec![];
+        };
+        let ask = at_top && self.history_supported && self.link == LinkState::Connected;
+        let Some(c) = self.conversations.get_mut(&peer) else {
+            return vec![];
+        };
+        match c.oldest_id() {
+            Some(oldest) if ask && !c.complete && !c.loading_older => {
+                c.loading_older = true;
+                self.notice("loading older messages…", false);
+                vec![Effect::Job(Job::History {
+                    peer,
+                    before_id: Some(oldest),
+                })]
+            }
+            _ => vec![],
+        }
     }
 
     fn scroll_down(&mut self, lines: usize) {
@@ -377,6 +418,7 @@ impl App {
 
     /// The renderer found the conversation shorter than the scroll: keep them in step.
     pub fn clamp_scroll(&mut self, max: usize) {
+        self.max_scroll = max;
         let s = self.scroll_mut();
         *s = (*s).min(max);
     }
@@ -389,7 +431,9 @@ impl App {
         }
         self.quitting = true;
         self.notice("logging out…", false);
-        vec![Effect::Job(Job::Logout)]
+        let mut effects: Vec<Effect> = self.save().into_iter().collect();
+        effects.push(Effect::Job(Job::Logout));
+        effects
     }
 
     // ----- selection --------------------------------------------------------------
@@ -406,13 +450,59 @@ impl App {
             return vec![];
         };
         let ask = self.history_supported && self.link == LinkState::Connected;
+        if !self.conversations.contains_key(&peer) {
+            self.state_dirty = true;
+        }
         let c = self.conversations.entry(peer.clone()).or_default();
         c.open();
+        let mut effects = vec![];
         if ask && !c.history_requested {
             c.history_requested = true;
-            return vec![Effect::Job(Job::History { peer })];
+            effects.push(Effect::Job(Job::History {
+                peer,
+                before_id: None,
+            }));
         }
-        vec![]
+        effects.extend(self.mark_read());
+        effects
+    }
+
+    /// With server read markers: the open conversation is read up to its newest
+    /// message; tells the server when that moved the marker.
+    pub fn mark_read(&mut self) -> Vec<Effect> {
+        let View::Peer(peer) = &self.view else {
+            return vec![];
+        };
+        if !self.live || self.help || self.link != LinkState::Connected {
+            return vec![];
+        }
+        let me = self.me.clone().unwrap_or_default();
+        let Some(c) = self.conversations.get_mut(peer) else {
+            return vec![];
+        };
+        let Some(newest) = c.newest_id().filter(|id| *id > c.read_up_to) else {
+            return vec![];
+        };
+        c.read_up_to = newest;
+        c.recount(&me, true);
+        vec![Effect::Job(Job::Read {
+            peer: peer.clone(),
+            id: newest,
+        })]
+    }
+
+    /// The state to remember, when it changed and there is a file for it.
+    pub fn save(&mut self) -> Option<Effect> {
+        let path = self.state_path.clone()?;
+        if !std::mem::take(&mut self.state_dirty) {
+            return None;
+        }
+        let state = crate::state::SavedState {
+            last_id: self.last_id,
+            conversations: self.conversations.keys().cloned().collect(),
+            history: self.history.lines().to_vec(),
+        };
+        Some(Effect::Save(path, state))
     }
 
     fn cycle(&mut self, step: isize) -> Vec<Effect> {
@@ -451,174 +541,6 @@ impl App {
         }
     }
 
-    // ----- worker updates ---------------------------------------------------------
-
-    /// The worker reported something.
-    pub fn on_update(&mut self, update: Update, now: Now) -> Vec<Effect> {
-        match update {
-            Update::Link(state) => {
-                if let LinkState::Error(reason) = &state {
-                    self.notice(reason.clone(), true);
-                }
-                if state == LinkState::Connected && self.link != LinkState::Connected {
-                    self.notice = self.notice.take().filter(|n| !n.error);
-                }
-                self.link = state;
-            }
-            Update::LoggedIn {
-                username,
-                display_name,
-            } => {
-                self.me = Some(username);
-                self.my_name = display_name;
-                self.login = None;
-                if let View::Peer(p) = self.view.clone() {
-                    // Reopened after a reconnect or a late login: load it now.
-                    return self.select(View::Peer(p));
-                }
-            }
-            Update::LoginRejected(reason) => {
-                let form = self
-                    .login
-                    .get_or_insert_with(|| LoginForm::new(self.me.as_deref()));
-                form.rejected(reason);
-            }
-            Update::Inbox { groups, asked } => {
-                self.last_poll = Some(now.mono);
-                self.poll_age = Some(0);
-                return self.receive(groups, asked, now);
-            }
-            Update::Users { users, asked } => {
-                let me = self.me.clone().unwrap_or_default();
-                self.online = users.into_iter().filter(|u| *u != me).collect();
-                if asked {
-                    let list = if self.online.is_empty() {
-                        "nobody else".into()
-                    } else {
-                        self.online.join(", ")
-                    };
-                    self.notice(format!("on: {list}"), false);
-                }
-            }
-            Update::UsersUnsupported(reason) => {
-                self.users_supported = false;
-                self.online.clear();
-                self.notice(
-                    format!("no user list from this server ({reason}); showing conversations"),
-                    false,
-                );
-            }
-            Update::Sent { local_id, id, ts } => self.sent(local_id, id, ts.as_deref()),
-            Update::SendFailed { local_id, reason } => {
-                for c in self.conversations.values_mut() {
-                    for m in c
-                        .messages
-                        .iter_mut()
-                        .filter(|m| m.local_id == Some(local_id))
-                    {
-                        m.delivery = Delivery::Failed(reason.clone());
-                    }
-                }
-                let peer = self.conversations.iter().find_map(|(p, c)| {
-                    c.messages
-                        .iter()
-                        .any(|m| m.local_id == Some(local_id))
-                        .then(|| p.clone())
-                });
-                if let Some(peer) = peer {
-                    self.refused(&peer);
-                }
-                self.notice(format!("not sent: {reason}"), true);
-            }
-            Update::History { peer, entries } => {
-                self.tentative.remove(&peer);
-                let me = self.me.clone().unwrap_or_default();
-                let mut seq = self.next_seq;
-                self.conversations.entry(peer).or_default().merge_history(
-                    entries,
-                    &me,
-                    || {
-                        seq += 1;
-                        seq
-                    },
-                    now.wall,
-                );
-                self.next_seq = seq;
-            }
-            Update::HistoryFailed { peer, reason } => {
-                if let Some(c) = self.conversations.get_mut(&peer) {
-                    // Asked again next time it is opened.
-                    c.history_requested = false;
-                }
-                self.refused(&peer);
-                self.notice(format!("{peer}: {reason}"), true);
-            }
-            Update::HistoryUnsupported(reason) => {
-                self.history_supported = false;
-                tracing::info!(%reason, "server has no history");
-            }
-            Update::Error(text) => self.notice(text, true),
-            Update::Stopped => return vec![Effect::Quit],
-        }
-        vec![]
-    }
-
-    fn sent(&mut self, local_id: u64, id: Option<i64>, ts: Option<&str>) {
-        for (peer, c) in &mut self.conversations {
-            if c.messages.iter().any(|m| m.local_id == Some(local_id)) {
-                self.tentative.remove(peer);
-            }
-            for m in c
-                .messages
-                .iter_mut()
-                .filter(|m| m.local_id == Some(local_id))
-            {
-                m.id = id;
-                m.at = parse_ts(ts, m.at);
-                m.delivery = Delivery::Sent;
-            }
-        }
-    }
-
-    fn receive(&mut self, groups: Vec<InboxGroup>, asked: bool, now: Now) -> Vec<Effect> {
-        let me = self.me.clone().unwrap_or_default();
-        let mut hidden_news = false;
-        let mut count = 0;
-        for group in groups {
-            let visible = match &self.view {
-                View::All => true,
-                View::Peer(p) => *p == group.sender,
-            } && !self.help;
-            for m in group.messages {
-                let seq = self.seq();
-                let msg = ChatMessage {
-                    id: m.id,
-                    local_id: None,
-                    seq,
-                    at: parse_ts(m.ts.as_deref(), now.wall),
-                    from: group.sender.clone(),
-                    to: me.clone(),
-                    text: m.msg.trim().to_string(),
-                    delivery: Delivery::Received,
-                };
-                self.tentative.remove(&group.sender);
-                let conv = self.conversations.entry(group.sender.clone()).or_default();
-                if conv.receive(msg, visible) {
-                    count += 1;
-                    hidden_news |= !visible;
-                }
-            }
-        }
-        if asked {
-            self.notice(format!("inbox: {count} new"), false);
-        }
-        if hidden_news && self.display.bell {
-            vec![Effect::Bell]
-        } else {
-            vec![]
-        }
-    }
-
     /// A second passed: updates the shown poll age; true when it changed.
     pub fn on_tick(&mut self, now: Now) -> bool {
         let age = self
@@ -643,7 +565,7 @@ impl App {
                     .values()
                     .flat_map(|c| c.messages.iter())
                     .collect();
-                all.sort_by_key(|m| (m.at, m.seq));
+                all.sort_by_key(|m| crate::model::order_key(m));
                 all
             }
         }
@@ -651,7 +573,12 @@ impl App {
 }
 
 mod command_box;
+mod updates;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app/live_tests.rs"]
+mod live_tests;

@@ -11,6 +11,8 @@
 //! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
 //! - [`event`]: the main loop, generic over the backend.
 //! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
+//! - [`state`]: what is remembered between runs (conversations, input history,
+//!   the last message id), written atomically.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
 //!   teardown for the real program; [`plain`]: the line mode.
 #![warn(clippy::unwrap_used)]
@@ -28,6 +30,7 @@ pub mod model;
 pub mod plain;
 pub mod reconnect;
 pub mod signals;
+pub mod state;
 pub mod text;
 pub mod tui;
 pub mod ui;

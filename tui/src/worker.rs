@@ -1,17 +1,22 @@
 //! The background task that owns the connection.
 //!
 //! The UI sends it [`Job`]s and receives [`Update`]s; it never awaits the socket
-//! itself. The task logs in, polls `inbox` and `user_aktif` every poll interval,
-//! sends messages, loads `history`, and on any I/O error or timeout reconnects with
-//! backoff and logs in again with the remembered credentials.
+//! itself. The task logs in; then, when the server lists `sync` among its
+//! features, it waits in `sync ... presence` (see [`live`]: one request per wait
+//! period when idle, messages and presence as they happen); otherwise it polls
+//! `inbox` and `user_aktif` every poll interval. It sends messages, loads `history`,
+//! and on any I/O error or timeout reconnects with backoff and logs in again with
+//! the remembered credentials.
 //!
-//! Servers differ: the course's Python server has no `user_aktif`/`history` and
-//! answers `ERROR` for them; the worker then stops asking and tells the UI once.
+//! Servers differ: the course's Python server has no `sync`/`user_aktif`/`history`
+//! and answers `ERROR` for them; the worker then stops asking and tells the UI once.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use chat_protocol::{Dialect, HistoryEntry, InboxGroup, Reply, Request};
+use std::collections::{BTreeMap, BTreeSet};
+
+use chat_protocol::{Dialect, HistoryEntry, InboxGroup, Reply, Request, SyncEntry};
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
 
@@ -62,10 +67,21 @@ pub enum Job {
     PollNow,
     /// Ask who is on now (the user typed `user_aktif`).
     Users,
-    /// Load the conversation with a peer.
+    /// Load the conversation with a peer (the newest page, or the page before
+    /// `before_id` when scrolling back).
     History {
         /// The peer's username.
         peer: String,
+        /// Only messages older than this id.
+        before_id: Option<i64>,
+    },
+    /// The user has read the conversation with `peer` up to message `id` (servers
+    /// with the `read` feature keep it for every device).
+    Read {
+        /// The peer's username.
+        peer: String,
+        /// The newest message read.
+        id: i64,
     },
     /// Log out and stop.
     Logout,
@@ -82,6 +98,26 @@ pub enum Update {
         username: String,
         /// Display name, when the server says it.
         display_name: Option<String>,
+        /// The server speaks `sync`: messages arrive as they are sent, and `read`
+        /// markers are kept on the server.
+        live: bool,
+    },
+    /// What the last run remembered (at the first login, before `LoggedIn`).
+    Restored {
+        /// The state file, to write back to.
+        path: std::path::PathBuf,
+        /// Its contents.
+        state: crate::state::SavedState,
+    },
+    /// New messages the user sent or received (from any device), oldest first, and
+    /// read markers that changed (peer to the newest id read).
+    Synced {
+        /// The messages, in id order.
+        messages: Vec<SyncEntry>,
+        /// Read markers.
+        read: BTreeMap<String, i64>,
+        /// The cursor after them (the newest id seen).
+        next: i64,
     },
     /// The server refused the credentials; the UI should ask again.
     LoginRejected(String),
@@ -123,6 +159,10 @@ pub enum Update {
         peer: String,
         /// Oldest first.
         entries: Vec<HistoryEntry>,
+        /// The request's `before_id` (a page further back).
+        before_id: Option<i64>,
+        /// Whether the server had fewer than asked for (nothing older is left).
+        complete: bool,
     },
     /// The server has no `history`.
     HistoryUnsupported(String),
@@ -151,7 +191,17 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Backoff between reconnect attempts.
     pub backoff: Backoff,
+    /// How long one `sync` may wait for news (servers with `sync`).
+    pub sync_wait: Duration,
+    /// Where state files live (see [`crate::state`]); `None`: nothing is
+    /// remembered. At the first login the worker reads the user's file, tells the
+    /// UI ([`Update::Restored`]) and catches up with `sync` from its last id.
+    pub state_dir: Option<std::path::PathBuf>,
 }
+
+/// The default `--sync-wait`: long enough that an idle client costs about one
+/// request per wait, short enough for the proxies and NAT boxes in between.
+pub const DEFAULT_SYNC_WAIT: Duration = Duration::from_secs(25);
 
 /// A handle to the running worker: send jobs, await its end.
 #[derive(Debug)]
@@ -170,6 +220,9 @@ pub fn spawn(
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let (up_tx, up_rx) = mpsc::unbounded_channel();
     let worker = Worker {
+        cursor: 0,
+        restored: false,
+        online: BTreeSet::new(),
         config,
         jobs: job_rx,
         updates: up_tx,
@@ -191,6 +244,12 @@ enum Exit {
 
 struct Worker {
     config: WorkerConfig,
+    /// The `sync` cursor: every message up to it has been told to the UI.
+    cursor: i64,
+    /// Who is on, as `sync` presence last said.
+    online: BTreeSet<String>,
+    /// The state file was read (at the first login).
+    restored: bool,
     jobs: mpsc::UnboundedReceiver<Job>,
     updates: mpsc::UnboundedSender<Update>,
     /// Jobs that arrived while offline, done first once online.
@@ -205,6 +264,10 @@ struct Session {
     token: String,
     username: String,
     display_name: Option<String>,
+    /// The server speaks `sync` (its login answer lists it).
+    live: bool,
+    /// A `sync` is waiting on the connection: the next reply read is its answer.
+    sync_pending: bool,
 }
 
 impl Worker {
@@ -272,10 +335,12 @@ impl Worker {
                     // Not a reset yet: only a connection that stays up resets it.
                     self.config.backoff.connected(tokio::time::Instant::now());
                     self.tell(Update::Link(LinkState::Connected));
+                    self.restore(&session.username);
                     // After `Connected`, so the UI may ask for history right away.
                     self.tell(Update::LoggedIn {
                         username: session.username.clone(),
                         display_name: session.display_name.clone(),
+                        live: session.live,
                     });
                     return Ok(Some(session));
                 }
@@ -332,12 +397,29 @@ impl Worker {
                     token,
                     username,
                     display_name,
+                    live: reply.has_feature("sync"),
+                    sync_pending: false,
                 }))
             }
             _ => Ok(Err(reply
                 .message_text()
                 .unwrap_or_else(|| "login refused".into()))),
         }
+    }
+
+    /// At the first login: reads the user's state file, tells the UI, and starts
+    /// the `sync` cursor from its last id.
+    fn restore(&mut self, username: &str) {
+        if std::mem::replace(&mut self.restored, true) {
+            return;
+        }
+        let Some(dir) = &self.config.state_dir else {
+            return;
+        };
+        let path = crate::state::file(dir, &self.config.addr, username);
+        let state = crate::state::load(&path);
+        self.cursor = self.cursor.max(state.last_id);
+        self.tell(Update::Restored { path, state });
     }
 
     /// Tells the UI the connection is down; returns how long to wait.
@@ -369,15 +451,19 @@ impl Worker {
         }
     }
 
-    /// Polls and serves jobs until the connection breaks or the user quits.
+    /// Polls (or waits in `sync`) and serves jobs until the connection breaks or
+    /// the user quits.
     async fn online(&mut self, mut session: Session) -> Exit {
-        let mut ticker = tokio::time::interval(self.config.poll_interval);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         while let Some(job) = self.pending.pop_front() {
             if let Some(exit) = self.job(&mut session, job).await {
                 return exit;
             }
         }
+        if session.live {
+            return self.live(&mut session).await;
+        }
+        let mut ticker = tokio::time::interval(self.config.poll_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let step = tokio::select! {
                 _ = ticker.tick() => self.poll(&mut session, false).await,
@@ -396,13 +482,18 @@ impl Worker {
     async fn job(&mut self, s: &mut Session, job: Job) -> Option<Exit> {
         match job {
             Job::Login(_) => None,
+            Job::PollNow if s.live => self.say(Update::Inbox {
+                groups: Vec::new(),
+                asked: true,
+            }),
             Job::PollNow => self.poll(s, true).await,
+            Job::Read { peer, id } => self.read(s, peer, id).await,
             Job::Users => self.users(s, true).await,
             Job::Logout => {
                 let req = Request::Logout {
                     token: s.token.clone(),
                 };
-                let _ = timeout(LOGOUT_TIMEOUT, s.client.call(&req)).await;
+                let _ = timeout(LOGOUT_TIMEOUT, self.call(s, &req)).await;
                 Some(Exit::Stop)
             }
             Job::Send { local_id, to, text } => {
@@ -412,7 +503,7 @@ impl Worker {
                     to: to.clone(),
                     message: text.clone(),
                 };
-                match call(&mut s.client, &req).await {
+                match self.call(s, &req).await {
                     Ok(r) if r.is_ok() => self.say(Update::Sent {
                         local_id,
                         id: r.id,
@@ -428,7 +519,7 @@ impl Worker {
                     }
                 }
             }
-            Job::History { peer } => self.history(s, peer).await,
+            Job::History { peer, before_id } => self.history(s, peer, before_id).await,
         }
     }
 
@@ -445,7 +536,7 @@ impl Worker {
             dialect: Dialect::Course,
             token: s.token.clone(),
         };
-        let update = match call(&mut s.client, &req).await {
+        let update = match self.call(s, &req).await {
             Ok(r) if r.is_ok() => match r.inbox() {
                 Ok(groups) => Update::Inbox { groups, asked },
                 Err(e) => Update::Error(format!("inbox: {e}")),
@@ -473,7 +564,7 @@ impl Worker {
             dialect: Dialect::Course,
             token: s.token.clone(),
         };
-        match call(&mut s.client, &req).await {
+        match self.call(s, &req).await {
             Ok(r) if r.is_ok() => self.say(Update::Users {
                 users: r.active_users(),
                 asked,
@@ -490,7 +581,12 @@ impl Worker {
         }
     }
 
-    async fn history(&mut self, s: &mut Session, peer: String) -> Option<Exit> {
+    async fn history(
+        &mut self,
+        s: &mut Session,
+        peer: String,
+        before_id: Option<i64>,
+    ) -> Option<Exit> {
         if !self.history_supported {
             return None;
         }
@@ -498,11 +594,16 @@ impl Worker {
             token: s.token.clone(),
             peer: peer.clone(),
             limit: HISTORY_LIMIT,
-            before_id: None,
+            before_id,
         };
-        match call(&mut s.client, &req).await {
+        match self.call(s, &req).await {
             Ok(r) if r.is_ok() => match r.history() {
-                Ok(entries) => self.say(Update::History { peer, entries }),
+                Ok(entries) => self.say(Update::History {
+                    complete: entries.len() < HISTORY_LIMIT as usize,
+                    peer,
+                    entries,
+                    before_id,
+                }),
                 Err(e) => self.say(Update::Error(format!("history: {e}"))),
             },
             // Only "no such command" means no history; any other error is about
@@ -516,7 +617,7 @@ impl Worker {
                 reason: reason(&r),
             }),
             Err(e) => {
-                self.pending.push_front(Job::History { peer });
+                self.pending.push_front(Job::History { peer, before_id });
                 Some(Exit::Lost(e.to_string()))
             }
         }
@@ -544,6 +645,8 @@ fn reason(r: &Reply) -> String {
         .trim()
         .to_string()
 }
+
+mod live;
 
 #[cfg(test)]
 #[path = "worker_tests.rs"]

@@ -90,6 +90,8 @@ fn config(addr: String) -> WorkerConfig {
         transport: crate::client::Transport::Plain,
         poll_interval: Duration::from_millis(30),
         backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(50)),
+        sync_wait: Duration::from_secs(25),
+        state_dir: None,
     }
 }
 
@@ -157,6 +159,7 @@ async fn polls_sends_and_copes_with_the_course_server() {
         .jobs
         .send(Job::History {
             peer: "lineker".into(),
+            before_id: None,
         })
         .expect("job");
     until(&mut rx, "no history", |u| {
@@ -311,6 +314,8 @@ async fn a_server_that_drops_after_login_is_not_reconnected_in_a_storm() {
         transport: crate::client::Transport::Plain,
         poll_interval: Duration::from_secs(1),
         backoff: Backoff::default().with_seed(16),
+        sync_wait: Duration::from_secs(25),
+        state_dir: None,
     };
     let (handle, mut rx) = spawn(config, Some(messi("surabaya")));
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });

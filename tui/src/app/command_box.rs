@@ -37,6 +37,7 @@ impl App {
             }
         };
         self.history.push(&line);
+        self.state_dirty = true;
         self.input.reset();
         match command {
             Command::Say(text) => match self.view.clone() {
@@ -113,6 +114,7 @@ impl App {
             return vec![];
         }
         self.tentative.remove(&user);
+        self.state_dirty = true;
         if self.view == View::Peer(user.clone()) {
             self.view = View::All;
         }

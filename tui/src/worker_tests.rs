@@ -190,6 +190,8 @@ async fn polls_sends_and_copes_with_the_course_server() {
         "{lines:?}"
     );
     assert_eq!(lines.last().map(String::as_str), Some("logout tok"));
+    // No `sync` in its login answer: the worker polls and never asks for it.
+    assert!(!lines.iter().any(|l| l.starts_with("sync")), "{lines:?}");
     // user_aktif was asked once, then never again.
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("user_aktif")).count(),

@@ -73,7 +73,12 @@ pub struct Notice {
     pub text: String,
     /// Shown in the error colour.
     pub error: bool,
+    /// The first tick that saw it (it goes [`NOTICE_TTL`] later).
+    pub seen: Option<Instant>,
 }
+
+/// How long a notice stays in the status line unless a newer one replaces it.
+pub const NOTICE_TTL: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Fixed facts about the session's display.
 #[derive(Debug, Clone)]
@@ -133,11 +138,16 @@ pub struct App {
     pub quitting: bool,
     /// Rows of the conversation area at the last draw (for paging).
     pub page_rows: usize,
+    /// The view drawn last, the width its lines were wrapped to and how many there
+    /// were: the renderer keeps a scrolled-up view still when lines are added.
+    pub drawn_lines: Option<(View, usize, usize)>,
     /// Conversations that exist only because of an `/open` or `/msg` the server has
     /// not yet confirmed, with the view to go back to if it refuses (unknown user).
     pub tentative: BTreeMap<String, View>,
     /// The hint about the course's command words was shown (it is shown once).
     pub course_hint_shown: bool,
+    /// Tab completion in progress (a second Tab cycles through the matches).
+    pub completion: Option<command_box::Completion>,
     /// The server speaks `sync` (and keeps read markers): no polling.
     pub live: bool,
     /// The newest message id seen (the `sync` cursor, remembered across runs).
@@ -180,8 +190,10 @@ impl App {
             mouse_captured: true,
             quitting: false,
             page_rows: 10,
+            drawn_lines: None,
             tentative: BTreeMap::new(),
             course_hint_shown: false,
+            completion: None,
             live: false,
             last_id: 0,
             state_path: None,
@@ -259,6 +271,7 @@ impl App {
         self.notice = Some(Notice {
             text: text.into(),
             error,
+            seen: None,
         });
     }
 
@@ -296,6 +309,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action, key: KeyEvent, now: Now) -> Vec<Effect> {
+        if action != Action::Complete {
+            self.completion = None;
+        }
         match action {
             Action::Quit => return self.quit(),
             Action::NextConversation => return self.cycle(1),
@@ -339,7 +355,11 @@ impl App {
             }
             Action::Complete => self.complete(),
             Action::Edit => {
-                if let Some(req) = to_input_request(&Event::Key(key)) {
+                if let Some(req) = readline_alt(key) {
+                    self.input.handle(req);
+                } else if !self.edit_by_cluster(key)
+                    && let Some(req) = to_input_request(&Event::Key(key))
+                {
                     self.input.handle(req);
                 }
             }
@@ -421,6 +441,19 @@ impl App {
         self.max_scroll = max;
         let s = self.scroll_mut();
         *s = (*s).min(max);
+    }
+
+    /// What a draw found: the scroll offset it used (moved up by lines that arrived
+    /// while scrolled up) and how many lines the view had, for the next draw.
+    pub fn after_draw(&mut self, info: &crate::ui::ViewInfo) {
+        self.page_rows = info.rows.max(1);
+        match info.scroll {
+            Some(scroll) => {
+                *self.scroll_mut() = scroll;
+                self.drawn_lines = Some((self.view.clone(), info.lines.1, info.lines.0));
+            }
+            None => self.clamp_scroll(info.max_scroll),
+        }
     }
 
     /// Starts quitting: log out, then leave; a second call leaves at once.
@@ -546,8 +579,21 @@ impl App {
         let age = self
             .last_poll
             .map(|t| now.mono.saturating_duration_since(t).as_secs());
-        let changed = age != self.poll_age;
+        let mut changed = age != self.poll_age;
         self.poll_age = age;
+        // Notices expire (the "logging out…" one stays while it is true).
+        if let Some(n) = self.notice.as_mut()
+            && !self.quitting
+        {
+            match n.seen {
+                None => n.seen = Some(now.mono),
+                Some(at) if now.mono.saturating_duration_since(at) >= NOTICE_TTL => {
+                    self.notice = None;
+                    changed = true;
+                }
+                Some(_) => {}
+            }
+        }
         changed
     }
 
@@ -574,6 +620,21 @@ impl App {
 
 mod command_box;
 mod updates;
+
+/// Alt-B, Alt-F, Alt-D as readline has them (back a word, forward a word, delete
+/// the next word); terminals send them as Alt, which tui-input does not map.
+fn readline_alt(key: KeyEvent) -> Option<InputRequest> {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if key.modifiers != KeyModifiers::ALT {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('b') => Some(InputRequest::GoToPrevWord),
+        KeyCode::Char('f') => Some(InputRequest::GoToNextWord),
+        KeyCode::Char('d') => Some(InputRequest::DeleteNextWord),
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

@@ -628,3 +628,133 @@ fn link_error_shows_in_the_status_line() {
     app.on_update(Update::Link(LinkState::Connected), now());
     assert!(app.notice.is_none(), "error cleared once connected again");
 }
+
+#[test]
+fn cursor_keys_and_deletes_step_over_whole_clusters() {
+    let mut app = logged_in();
+    type_text(&mut app, "a👍🏽b🇮🇩");
+    // 👍🏽 and 🇮🇩 are two chars each.
+    assert_eq!(app.input.cursor(), 6);
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 4, "before the flag, not inside it");
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Left), now());
+    assert_eq!(app.input.cursor(), 1, "before the thumb and its skin tone");
+    app.on_key(key(KeyCode::Right), now());
+    assert_eq!(app.input.cursor(), 3);
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!(
+        app.input.value(),
+        "ab🇮🇩",
+        "the skin tone went with its emoji"
+    );
+    app.on_key(key(KeyCode::Right), now());
+    app.on_key(key(KeyCode::Delete), now());
+    assert_eq!(app.input.value(), "ab");
+    app.on_key(key(KeyCode::Home), now());
+    app.on_key(key(KeyCode::Left), now());
+    app.on_key(key(KeyCode::Backspace), now());
+    assert_eq!((app.input.value(), app.input.cursor()), ("ab", 0));
+}
+
+#[test]
+fn notices_are_replaced_by_newer_results_and_expire() {
+    let mut app = logged_in();
+    app.select(View::Peer("henderson".into()));
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("usage:"))
+    );
+    app.input.reset();
+    type_text(&mut app, "halo");
+    enter(&mut app);
+    assert_eq!(app.notice, None, "a new line replaces the old usage error");
+    type_text(&mut app, "/msg");
+    enter(&mut app);
+    app.on_update(
+        Update::Sent {
+            local_id: 1,
+            id: Some(1),
+            ts: None,
+        },
+        now(),
+    );
+    assert_eq!(app.notice, None, "a successful send clears an old error");
+    // Any notice goes NOTICE_TTL after it was first shown.
+    app.on_update(Update::Error("storage unavailable".into()), now());
+    assert!(!app.on_tick(later(1)));
+    assert!(app.notice.is_some());
+    assert!(app.on_tick(later(1 + NOTICE_TTL.as_secs())));
+    assert_eq!(app.notice, None);
+}
+
+#[test]
+fn a_failing_connection_says_why() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Link(LinkState::Reconnecting {
+            attempt: 1,
+            delay: std::time::Duration::from_millis(250),
+            reason: "connecting to 127.0.0.1:1: connection refused".into(),
+        }),
+        now(),
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("connection refused")),
+        "{:?}",
+        app.notice
+    );
+}
+
+#[test]
+fn tab_again_cycles_through_the_matches_and_commands_complete() {
+    let mut app = logged_in();
+    app.on_update(
+        Update::Users {
+            users: vec!["lineker".into(), "linda".into()],
+            asked: false,
+        },
+        now(),
+    );
+    type_text(&mut app, "/msg li");
+    let tab = |app: &mut App| {
+        app.on_key(key(KeyCode::Tab), now());
+        app.input.value().to_string()
+    };
+    assert_eq!(tab(&mut app), "/msg lin");
+    assert_eq!(tab(&mut app), "/msg linda");
+    assert_eq!(tab(&mut app), "/msg lineker");
+    assert_eq!(tab(&mut app), "/msg linda");
+    // Any other key ends the cycle.
+    type_text(&mut app, " ");
+    assert_eq!(tab(&mut app), "/msg linda ");
+    app.input.reset();
+    type_text(&mut app, "/ms");
+    assert_eq!(tab(&mut app), "/msg ");
+    app.input.reset();
+    type_text(&mut app, "/c");
+    assert_eq!(tab(&mut app), "/close ");
+    app.input.reset();
+    // A slash word later in the line is not a command.
+    type_text(&mut app, "hi /ms");
+    assert_eq!(tab(&mut app), "hi /ms");
+}
+
+#[test]
+fn alt_b_and_alt_f_move_by_word() {
+    let mut app = logged_in();
+    type_text(&mut app, "one two three");
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('b'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 4);
+    app.on_key(mkey(KeyCode::Char('f'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.cursor(), 8);
+    app.on_key(mkey(KeyCode::Char('d'), KeyModifiers::ALT), now());
+    assert_eq!(app.input.value(), "one two ");
+}

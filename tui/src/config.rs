@@ -10,7 +10,7 @@
 //! [colors]                  # names ("cyan", "lightred") or "#rrggbb"
 //! accent = "cyan"
 //! own = "green"
-//! peer = "yellow"
+//! peer = "yellow"          # all other people; unset: each their own colour
 //! unread = "lightred"
 //! error = "red"
 //! ```
@@ -99,8 +99,9 @@ pub struct Theme {
     pub accent: Color,
     /// Own name in conversations.
     pub own: Color,
-    /// Other people's names.
-    pub peer: Color,
+    /// Other people's names: `None` (the default) gives each person a colour of
+    /// their own ([`crate::palette`]); a colour set in the file is used for all.
+    pub peer: Option<Color>,
     /// Unread counts and the "new messages" ruler.
     pub unread: Color,
     /// Errors.
@@ -112,7 +113,7 @@ impl Default for Theme {
         Theme {
             accent: Color::Cyan,
             own: Color::Green,
-            peer: Color::Yellow,
+            peer: None,
             unread: Color::LightRed,
             error: Color::Red,
         }
@@ -185,15 +186,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let colors = [
         ("colors.accent", &file.colors.accent, &mut theme.accent),
         ("colors.own", &file.colors.own, &mut theme.own),
-        ("colors.peer", &file.colors.peer, &mut theme.peer),
         ("colors.unread", &file.colors.unread, &mut theme.unread),
         ("colors.error", &file.colors.error, &mut theme.error),
     ];
+    let color = |key: &str, name: &String| {
+        Color::from_str(name)
+            .map_err(|_| bad(key, format!("{name:?} is not a colour name or #rrggbb")))
+    };
     for (key, value, slot) in colors {
         if let Some(name) = value {
-            *slot = Color::from_str(name)
-                .map_err(|_| bad(key, format!("{name:?} is not a colour name or #rrggbb")))?;
+            *slot = color(key, name)?;
         }
+    }
+    if let Some(name) = &file.colors.peer {
+        theme.peer = Some(color("colors.peer", name)?);
     }
     Ok(Config {
         addr: file.addr,

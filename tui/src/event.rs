@@ -193,8 +193,7 @@ where
 {
     let mut info = ui::ViewInfo::default();
     terminal.draw(|frame| info = ui::draw(frame, app))?;
-    app.page_rows = info.rows.max(1);
-    app.clamp_scroll(info.max_scroll);
+    app.after_draw(&info);
     Ok(())
 }
 

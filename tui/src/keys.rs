@@ -83,7 +83,11 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("Up / Down", "input history"),
     (
         "Left/Right Home/End",
-        "move in the line; Ctrl-Left/Right by word",
+        "move in the line; Ctrl-Left/Right, Alt-B/F by word",
+    ),
+    (
+        "Tab (typing)",
+        "complete a name or /command; again: next match",
     ),
     ("Ctrl-W / Ctrl-U / Ctrl-K", "delete word / line / to end"),
     ("F1", "this help"),

@@ -8,8 +8,10 @@
 //! - [`app`]: the model and its update functions (no I/O); [`model`]: conversations
 //!   and messages; [`login`]: the login form; [`line_history`]: Up/Down history.
 //! - [`keys`]: key to action, table-tested; [`commands`]: what a typed line means.
-//! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping.
-//! - [`event`]: the main loop, generic over the backend.
+//! - [`ui`]: drawing, pure; [`text`]: cell widths and wrapping; [`palette`]: a
+//!   colour per person.
+//! - [`event`]: the main loop, generic over the backend; [`input`]: terminal
+//!   events from a reader thread.
 //! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
 //! - [`state`]: what is remembered between runs (conversations, input history,
 //!   the last message id), written atomically.
@@ -23,10 +25,12 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod event;
+pub mod input;
 pub mod keys;
 pub mod line_history;
 pub mod login;
 pub mod model;
+pub mod palette;
 pub mod plain;
 pub mod reconnect;
 pub mod signals;

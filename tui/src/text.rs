@@ -1,16 +1,31 @@
 //! Text measured in terminal cells: widths, truncation and word wrapping.
 //!
 //! Everything steps over grapheme clusters (`unicode-segmentation`) and measures each
-//! cluster with `unicode-width`, the way ratatui's buffer does, so an emoji with ZWJ
-//! or VS16 counts as one wide cluster and CJK as two cells; nothing here splits a
-//! cluster or lets a line grow past its width.
+//! cluster with `unicode-width`, the way ratatui's buffer does, so CJK takes two
+//! cells, a letter with combining marks one; nothing here splits a cluster or lets a
+//! line grow past its width.
 //!
-//! Terminals disagree about two joiners: many (tmux, xterm, the Linux console) draw
-//! a ZWJ sequence such as 👨‍👩‍👧 as its separate emoji (6 cells, not 2) and ignore
-//! VS16 (❤️ is 1 cell, not 2). A cell count that differs from the terminal's pushes
-//! borders out of place, so text is shown through [`sanitize`], which drops U+200D
-//! and U+FE0F: every terminal then agrees with `unicode-width`. Messages are still
-//! sent exactly as typed.
+//! A cluster must take as many cells on screen as the model gives it, or borders
+//! and the text after it move (stray glyphs until Ctrl-L, or a character that
+//! vanishes when the cell after it is redrawn). Terminals agree on single code
+//! points but not on some sequences; measured in tmux 3.3a (cursor column after
+//! printing each):
+//!
+//! ```text
+//! 👍🏽 (thumbs up + skin tone)  4 cells, unicode-width says 2 -> 🏽 was overwritten
+//! 👨‍👩‍👧 (ZWJ family)           2 cells here, 6 in xterm and the Linux console
+//! ❤️ (heart + VS16)           1 cell, unicode-width says 2
+//! 🇷 (lone regional letter)   1 cell, but fonts draw it two cells wide
+//! 🇷🇴 (flag), 漢, é, שלום      2, 2, 1, 4: everyone agrees
+//! ```
+//!
+//! So text is shown through [`sanitize`], which turns every cluster into units that
+//! all terminals draw alike: U+200D and U+FE0F are dropped (the family shows as its
+//! three people), a skin-tone modifier becomes its own two-cell unit after its emoji
+//! (a zero-width space between them ends the cluster, and ratatui draws each unit
+//! after an explicit cursor move), a lone regional indicator shows as its letter,
+//! and bidirectional controls (which could reverse the rest of a line) are dropped.
+//! Messages are still sent and stored exactly as typed.
 
 use std::borrow::Cow;
 
@@ -19,17 +34,49 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-/// `s` without zero-width joiners and emoji variation selectors (see the module doc).
+/// Ends a grapheme cluster without taking a cell (U+200B ZERO WIDTH SPACE).
+const CLUSTER_BREAK: char = '\u{200b}';
+
+fn is_dropped(c: char) -> bool {
+    matches!(c, '\u{200d}' | '\u{fe0f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn is_skin_tone(c: char) -> bool {
+    matches!(c, '\u{1f3fb}'..='\u{1f3ff}')
+}
+
+fn regional_letter(c: char) -> Option<char> {
+    let n = u32::from(c).checked_sub(0x1f1e6)?;
+    (n < 26).then(|| char::from(b'A' + n as u8))
+}
+
+fn needs_care(c: char) -> bool {
+    is_dropped(c) || is_skin_tone(c) || regional_letter(c).is_some()
+}
+
+/// `s` as units every terminal draws alike (see the module doc).
 pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if s.contains(['\u{200d}', '\u{fe0f}']) {
-        Cow::Owned(
-            s.chars()
-                .filter(|c| !matches!(c, '\u{200d}' | '\u{fe0f}'))
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
+    if !s.chars().any(needs_care) {
+        return Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for g in s.graphemes(true) {
+        let mut chars = g.chars().filter(|c| !is_dropped(*c));
+        let first = chars.next();
+        if let (Some(c), None) = (first, g.chars().filter(|c| !is_dropped(*c)).nth(1))
+            && let Some(letter) = regional_letter(c)
+        {
+            out.push(letter);
+            continue;
+        }
+        for c in first.into_iter().chain(chars) {
+            if is_skin_tone(c) && !out.is_empty() {
+                out.push(CLUSTER_BREAK);
+            }
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Cells taken by `s` once sanitized.
@@ -203,6 +250,29 @@ mod tests {
         assert_eq!(width("❤️"), 1);
         assert_eq!(sanitize("a👨‍👩‍👧❤️"), "a👨👩👧❤");
         assert!(matches!(sanitize("plain 漢字"), Cow::Borrowed(_)));
+    }
+
+    /// Fixtures: each shown form and its cells, as tmux 3.3a draws the shown form.
+    #[test]
+    fn every_cluster_becomes_units_terminals_agree_on() {
+        let table: &[(&str, &str, usize)] = &[
+            ("🇷🇴", "🇷🇴", 2),               // flag: one unit
+            ("short🇷one", "shortRone", 9), // lone regional letter
+            ("🇷🇴🇷", "🇷🇴R", 3),
+            ("👍🏽", "👍\u{200b}🏽", 4), // skin tone: own unit
+            ("👋🏿x", "👋\u{200b}🏿x", 5),
+            ("🏽", "🏽", 2),     // a modifier alone
+            ("👨‍👩‍👧", "👨👩👧", 6), // ZWJ family: its people
+            ("👩🏽‍💻", "👩\u{200b}🏽💻", 6),
+            ("漢字", "漢字", 4),           // CJK
+            ("e\u{301}x", "e\u{301}x", 2), // combining mark
+            ("שלום", "שלום", 4),           // right to left
+            ("a\u{202e}evil", "aevil", 5), // bidi override dropped
+        ];
+        for (text, shown, cells) in table {
+            assert_eq!(sanitize(text), *shown, "{text:?}");
+            assert_eq!(width(text), *cells, "{text:?}");
+        }
     }
 
     #[test]

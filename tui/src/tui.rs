@@ -12,7 +12,6 @@ use std::path::Path;
 
 use ratatui::crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    EventStream,
 };
 use ratatui::crossterm::execute;
 
@@ -87,6 +86,7 @@ pub async fn run(
     };
     let mut app = App::new(display, settings.username.clone(), login);
 
+    let events = crate::input::terminal_events()?;
     let mut terminal = ratatui::try_init()?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -101,7 +101,7 @@ pub async fn run(
     let result = AssertUnwindSafe(event::run(
         &mut terminal,
         &mut app,
-        EventStream::new(),
+        events,
         updates,
         &handle.jobs,
         &mut TerminalHost,

@@ -25,7 +25,7 @@ use crate::keys::{COMMAND_HELP, KEY_HELP};
 use crate::login::Field;
 use crate::model::{ChatMessage, Delivery};
 use crate::reconnect::LinkState;
-use crate::text;
+use crate::{palette, text};
 
 const HHMM: &[BorrowedFormatItem<'static>] = format_description!("[hour]:[minute]");
 
@@ -36,13 +36,35 @@ pub struct ViewInfo {
     pub rows: usize,
     /// Largest useful scroll offset for the current view.
     pub max_scroll: usize,
+    /// The scroll offset drawn (lines up from the newest), when a conversation was.
+    pub scroll: Option<usize>,
+    /// Lines of the current view, all of them, and the width they were wrapped to.
+    pub lines: (usize, usize),
 }
+
+/// Rows below which the screen shows only "terminal too small": the command box
+/// (3 rows) and the status line.
+pub const MIN_ROWS: u16 = 4;
+/// Columns below which the screen shows only "terminal too small".
+pub const MIN_COLUMNS: u16 = 20;
 
 /// Draws everything.
 pub fn draw(frame: &mut Frame<'_>, app: &App) -> ViewInfo {
     let area = frame.area();
+    if area.height < MIN_ROWS || area.width < MIN_COLUMNS {
+        let note = format!("terminal too small: {}x{}", area.width, area.height);
+        let lines = text::wrap(
+            &[(note.as_str(), Style::new().bold())],
+            area.width.into(),
+            0,
+        );
+        frame.render_widget(Paragraph::new(lines), area);
+        return ViewInfo::default();
+    }
+    // The conversation gives up rows first: the command box and the status line
+    // are what the person needs to act, so they are the last things dropped.
     let [main, input, status] = Layout::vertical([
-        Constraint::Min(3),
+        Constraint::Fill(1),
         Constraint::Length(3),
         Constraint::Length(1),
     ])
@@ -107,7 +129,10 @@ fn draw_people(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 String::new()
             };
             let name_room = width.saturating_sub(2 + count.len());
-            let mut name_style = Style::new();
+            let mut name_style = match &entry {
+                Some(p) => Style::new().fg(theme.peer.unwrap_or_else(|| palette::name_color(p))),
+                None => Style::new(),
+            };
             if selected {
                 name_style = name_style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
             }
@@ -162,6 +187,8 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
         return ViewInfo {
             rows,
             max_scroll: 0,
+            scroll: Some(0),
+            lines: (0, width),
         };
     }
     let ruler = match &app.view {
@@ -186,8 +213,17 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
     let scroll = match &app.view {
         View::All => app.all_scroll,
         View::Peer(p) => app.conversations.get(p).map_or(0, |c| c.scroll),
-    }
-    .min(max_scroll);
+    };
+    // Scrolled up to read: lines that arrived below since the last draw push the
+    // offset up by as much, so the text being read stays where it is.
+    let grown = match &app.drawn_lines {
+        Some((view, w, total)) if scroll > 0 && *view == app.view && *w == width => {
+            lines.len().saturating_sub(*total)
+        }
+        _ => 0,
+    };
+    let scroll = (scroll + grown).min(max_scroll);
+    let total = lines.len();
     let end = lines.len() - scroll;
     let start = end.saturating_sub(rows);
     let shown: Vec<Line<'_>> = lines.drain(start..end).collect();
@@ -203,7 +239,12 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
             );
         }
     }
-    ViewInfo { rows, max_scroll }
+    ViewInfo {
+        rows,
+        max_scroll,
+        scroll: Some(scroll),
+        lines: (total, width),
+    }
 }
 
 const DAY: &[BorrowedFormatItem<'static>] =
@@ -243,7 +284,11 @@ fn message_lines(app: &App, m: &ChatMessage, width: usize) -> Vec<Line<'static>>
             .unwrap_or_default();
     let mine = app.me.as_deref() == Some(m.from.as_str());
     let name_style = Style::new()
-        .fg(if mine { theme.own } else { theme.peer })
+        .fg(if mine {
+            theme.own
+        } else {
+            theme.peer.unwrap_or_else(|| palette::name_color(&m.from))
+        })
         .bold();
     let sender = match (&app.view, mine) {
         (View::All, _) => format!("{} → {}", m.from, m.to),

@@ -326,3 +326,122 @@ fn a_line_with_the_date_wherever_the_day_changes_in_local_time() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn skin_tones_and_lone_regional_letters_get_cells_of_their_own() {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    app.on_update(
+        inbox("lineker", vec![msg("Gary Lineker", "👍🏽ok short🇷one", 1, 1)]),
+        now(),
+    );
+    let terminal = render(&mut app, 60, 10);
+    let buffer = terminal.backend().buffer();
+    let (y, x) = (0..buffer.area.height)
+        .find_map(|y| {
+            (0..buffer.area.width)
+                .find(|&x| buffer[(x, y)].symbol() == "👍")
+                .map(|x| (y, x))
+        })
+        .expect("the thumb on screen");
+    let cells: Vec<&str> = (x..x + 16).map(|x| buffer[(x, y)].symbol()).collect();
+    // 👍 (2 cells), 🏽 (2 cells, as tmux draws it), then the text.
+    assert_eq!(
+        cells,
+        [
+            "👍", " ", "🏽", " ", "o", "k", " ", "s", "h", "o", "r", "t", "R", "o", "n", "e"
+        ]
+    );
+}
+
+#[test]
+fn the_command_box_is_the_last_thing_a_small_terminal_drops() {
+    let mut app = busy_session();
+    let terminal = render(&mut app, 80, 6);
+    let rows: Vec<String> = (0..6)
+        .map(|y| {
+            (0..80)
+                .map(|x| terminal.backend().buffer()[(x, y)].symbol())
+                .collect()
+        })
+        .collect();
+    assert!(rows[2].contains("to henderson"), "{rows:#?}");
+    assert!(rows[3].contains("siap, jam"), "{rows:#?}");
+    assert!(rows[5].contains("connected"), "{rows:#?}");
+    let cursor = render(&mut app, 80, 6)
+        .get_cursor_position()
+        .expect("cursor");
+    assert_eq!(cursor.y, 3);
+    // Below the box's rows: a notice instead of a broken screen.
+    let terminal = render(&mut app, 80, 3);
+    let top: String = (0..80)
+        .map(|x| terminal.backend().buffer()[(x, 0)].symbol())
+        .collect();
+    assert!(top.starts_with("terminal too small: 80x3"), "{top}");
+}
+
+#[test]
+fn each_person_has_a_colour_of_their_own() {
+    let mut app = busy_session();
+    app.select(View::All);
+    let terminal = render(&mut app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let colour_of = |name: &str| {
+        (0..buffer.area.height)
+            .find_map(|y| {
+                let row: String = (0..80).map(|x| buffer[(x, y)].symbol()).collect();
+                let at = row.find(&format!("{name} →"))?;
+                let x = row[..at].chars().count() as u16;
+                (x > 20).then(|| buffer[(x, y)].fg)
+            })
+            .unwrap_or_else(|| panic!("no message from {name}"))
+    };
+    assert_eq!(
+        colour_of("henderson"),
+        crate::palette::name_color("henderson")
+    );
+    assert_eq!(colour_of("lineker"), crate::palette::name_color("lineker"));
+    assert_ne!(colour_of("henderson"), colour_of("lineker"));
+    assert_eq!(colour_of("messi"), app.display.theme.own);
+}
+
+#[test]
+fn the_view_stays_still_while_reading_older_messages() {
+    let mut app = logged_in();
+    app.select(View::Peer("lineker".into()));
+    let many: Vec<_> = (1..=30)
+        .map(|i| msg("Gary Lineker", &format!("message number {i}"), i, 1))
+        .collect();
+    app.on_update(inbox("lineker", many), now());
+    let rows_of = |t: &Terminal<TestBackend>| -> Vec<String> {
+        let b = t.backend().buffer();
+        (0..b.area.height)
+            .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol()).collect())
+            .collect()
+    };
+    render(&mut app, 60, 14);
+    app.on_key(key(KeyCode::PageUp), now());
+    let before = rows_of(&render(&mut app, 60, 14));
+    assert!(
+        before.iter().any(|r| r.contains("↓ 7 newer lines")),
+        "{before:#?}"
+    );
+    // Two new messages (1 and 3 lines) arrive while reading.
+    app.on_update(
+        inbox(
+            "lineker",
+            vec![
+                msg("Gary Lineker", "new one", 31, 2),
+                msg("Gary Lineker", &"long ".repeat(14), 32, 2),
+            ],
+        ),
+        now(),
+    );
+    let after = rows_of(&render(&mut app, 60, 14));
+    // The conversation rows are the same text; only the counter moved.
+    assert_eq!(before[1..9], after[1..9]);
+    assert!(
+        after.iter().any(|r| r.contains("↓ 11 newer lines")),
+        "{after:#?}"
+    );
+}

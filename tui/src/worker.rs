@@ -549,7 +549,9 @@ impl Worker {
             return Some(exit);
         }
         if self.users_supported {
-            return self.users(s, asked).await;
+            // Not `asked`: the person asked for the inbox, and its answer is what the
+            // status line shows; the user list only updates the column.
+            return self.users(s, false).await;
         }
         None
     }

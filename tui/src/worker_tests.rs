@@ -18,6 +18,8 @@ struct Fake {
     cut_next_inbox: bool,
     /// Messages waiting for messi: (sender, text).
     waiting: Vec<(String, String)>,
+    /// Answer `user_aktif` (as our server does) instead of `unknown command`.
+    users: bool,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -79,6 +81,9 @@ fn answer(shared: &Shared, line: &str) -> Option<String> {
         }
         ["send", "tok", _, ..] => r#"{"status": "OK", "message": "Message Sent"}"#.to_string(),
         ["logout", "tok"] => r#"{"status": "OK", "message": "logout success"}"#.to_string(),
+        ["user_aktif", "tok"] if fake.users => {
+            r#"{"status": "OK", "message": "messi, ", "users": ["messi"]}"#.to_string()
+        }
         _ => r#"{"status": "ERROR", "message": "**unknown command"}"#.to_string(),
     };
     Some(reply)
@@ -331,4 +336,40 @@ async fn a_server_that_drops_after_login_is_not_reconnected_in_a_storm() {
     handle.jobs.send(Job::Logout).expect("job");
     let _ = handle.task.await;
     drain.abort();
+}
+
+#[tokio::test]
+async fn an_asked_poll_answers_with_the_inbox_not_the_user_list() {
+    let shared = Shared::default();
+    lock(&shared).users = true;
+    let addr = fake_server(shared.clone()).await;
+    let mut config = config(addr);
+    config.poll_interval = Duration::from_secs(3600);
+    let (handle, mut rx) = spawn(config, Some(messi("surabaya")));
+    until(&mut rx, "connected", |u| {
+        *u == Update::Link(LinkState::Connected)
+    })
+    .await;
+    until(&mut rx, "the first user list", |u| {
+        matches!(u, Update::Users { .. })
+    })
+    .await;
+    handle.jobs.send(Job::PollNow).expect("job");
+    until(&mut rx, "the asked inbox", |u| {
+        matches!(u, Update::Inbox { asked: true, .. })
+    })
+    .await;
+    let users = until(&mut rx, "the user list after it", |u| {
+        matches!(u, Update::Users { .. })
+    })
+    .await;
+    assert_eq!(
+        users,
+        Update::Users {
+            users: vec!["messi".into()],
+            asked: false
+        }
+    );
+    handle.jobs.send(Job::Logout).expect("job");
+    until(&mut rx, "stopped", |u| *u == Update::Stopped).await;
 }

@@ -4,7 +4,9 @@
 //! conversation it made is "tentative" until the server answers, and goes again
 //! (with the view of it) when the server refuses the name.
 
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{App, Effect, Now, View};
 use crate::commands::{self, Command};
@@ -12,6 +14,39 @@ use crate::model::{ChatMessage, Delivery};
 use crate::worker::Job;
 
 impl App {
+    /// Left, Right, Backspace and Delete step over a whole grapheme cluster (an
+    /// emoji with its skin tone, a flag, a letter with its accents), never into
+    /// one; true when `key` was one of them.
+    pub(super) fn edit_by_cluster(&mut self, key: KeyEvent) -> bool {
+        if !(key.modifiers - KeyModifiers::SHIFT).is_empty() {
+            return false;
+        }
+        let value = self.input.value().to_string();
+        // Cluster boundaries as char indices: 0, ..., len.
+        let mut bounds = vec![0];
+        for g in value.graphemes(true) {
+            bounds.push(bounds.last().copied().unwrap_or(0) + g.chars().count());
+        }
+        let cursor = self.input.cursor();
+        let before = bounds.iter().rev().find(|&&b| b < cursor).copied();
+        let after = bounds.iter().find(|&&b| b > cursor).copied();
+        let chars: Vec<char> = value.chars().collect();
+        let cut = |from: usize, to: usize| -> String {
+            chars[..from].iter().chain(&chars[to..]).collect()
+        };
+        self.input = match (key.code, before, after) {
+            (KeyCode::Left, Some(b), _) => Input::new(value).with_cursor(b),
+            (KeyCode::Right, _, Some(a)) => Input::new(value).with_cursor(a),
+            (KeyCode::Backspace, Some(b), _) => Input::new(cut(b, cursor)).with_cursor(b),
+            (KeyCode::Delete, _, Some(a)) => Input::new(cut(cursor, a)).with_cursor(cursor),
+            (KeyCode::Left | KeyCode::Right | KeyCode::Backspace | KeyCode::Delete, ..) => {
+                return true;
+            }
+            _ => return false,
+        };
+        true
+    }
+
     pub(super) fn submit(&mut self, now: Now) -> Vec<Effect> {
         let line = self.input.value().to_string();
         if !self.course_hint_shown
@@ -39,6 +74,8 @@ impl App {
         self.history.push(&line);
         self.state_dirty = true;
         self.input.reset();
+        // The command's own result (if any) replaces whatever the line showed before.
+        self.notice = None;
         match command {
             Command::Say(text) => match self.view.clone() {
                 View::Peer(to) => self.send(to, text, now),
@@ -154,12 +191,28 @@ impl App {
             .map_or(value.len(), |(i, _)| i);
         let before = &value[..cursor_byte];
         let word_start = before.rfind(' ').map_or(0, |i| i + 1);
+        // A second Tab on the same word: the next match, round and round.
+        if let Some(c) = self.completion.as_mut()
+            && c.start == word_start
+            && c.shown == before[word_start..]
+            && !c.matches.is_empty()
+        {
+            let next = c.matches[c.next % c.matches.len()].clone();
+            c.next += 1;
+            c.shown = next.clone();
+            self.replace_word(&value, word_start, cursor_byte, &next);
+            return;
+        }
         let prefix = &before[word_start..];
         if prefix.is_empty() {
             return;
         }
-        let mut matches: Vec<String> = self
-            .known_users()
+        let candidates: Vec<String> = if word_start == 0 && prefix.starts_with('/') {
+            COMPLETABLE_COMMANDS.iter().map(|c| c.to_string()).collect()
+        } else {
+            self.known_users()
+        };
+        let mut matches: Vec<String> = candidates
             .into_iter()
             .filter(|u| u.starts_with(prefix))
             .collect();
@@ -167,24 +220,51 @@ impl App {
         matches.dedup();
         let completion = match matches.as_slice() {
             [] => {
-                self.notice(format!("no user starts with {prefix}"), false);
+                self.notice(format!("nothing starts with {prefix}"), false);
                 return;
             }
             [one] => format!("{one} "),
             many => {
-                self.notice(format!("matches: {}", many.join(", ")), false);
+                self.notice(
+                    format!("matches: {} (Tab again: each in turn)", many.join(", ")),
+                    false,
+                );
                 common_prefix(many)
             }
         };
-        let new_value = format!(
-            "{}{}{}",
-            &value[..word_start],
-            completion,
-            &value[cursor_byte..]
-        );
-        let cursor = value[..word_start].chars().count() + completion.chars().count();
-        self.input = Input::new(new_value).with_cursor(cursor);
+        self.completion = (matches.len() > 1).then(|| Completion {
+            start: word_start,
+            shown: completion.clone(),
+            matches,
+            next: 0,
+        });
+        self.replace_word(&value, word_start, cursor_byte, &completion);
     }
+
+    /// Puts `with` in place of `value[start..cursor]`, the cursor after it.
+    fn replace_word(&mut self, value: &str, start: usize, cursor: usize, with: &str) {
+        let new_value = format!("{}{}{}", &value[..start], with, &value[cursor..]);
+        let at = value[..start].chars().count() + with.chars().count();
+        self.input = Input::new(new_value).with_cursor(at);
+    }
+}
+
+/// The commands Tab completes at the start of the line.
+const COMPLETABLE_COMMANDS: &[&str] = &[
+    "/close", "/help", "/inbox", "/msg", "/open", "/quit", "/who",
+];
+
+/// Tab completion in progress: what the word became and the matches to cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// Byte offset of the word in the line.
+    start: usize,
+    /// The word as the last Tab left it.
+    shown: String,
+    /// Every match, sorted.
+    matches: Vec<String>,
+    /// The match the next Tab shows.
+    next: usize,
 }
 
 fn common_prefix(words: &[String]) -> String {

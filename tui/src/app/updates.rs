@@ -17,8 +17,13 @@ impl App {
     pub fn on_update(&mut self, update: Update, now: Now) -> Vec<Effect> {
         match update {
             Update::Link(state) => {
-                if let LinkState::Error(reason) = &state {
-                    self.notice(reason.clone(), true);
+                match &state {
+                    LinkState::Error(reason) => self.notice(reason.clone(), true),
+                    // Say why, not only that it is reconnecting ("connection refused").
+                    LinkState::Reconnecting { reason, .. } => {
+                        self.notice(format!("connection failed: {reason}"), true);
+                    }
+                    _ => {}
                 }
                 if state == LinkState::Connected && self.link != LinkState::Connected {
                     self.notice = self.notice.take().filter(|n| !n.error);
@@ -91,7 +96,11 @@ impl App {
                     false,
                 );
             }
-            Update::Sent { local_id, id, ts } => self.sent(local_id, id, ts.as_deref()),
+            Update::Sent { local_id, id, ts } => {
+                // A newer result: an old error (a usage line, a failed send) goes.
+                self.notice = self.notice.take().filter(|n| !n.error);
+                self.sent(local_id, id, ts.as_deref());
+            }
             Update::SendFailed { local_id, reason } => {
                 for c in self.conversations.values_mut() {
                     for m in c

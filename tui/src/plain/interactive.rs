@@ -12,7 +12,7 @@ use super::{StdinLines, Step, emit, format, run_line, terminal};
 use anyhow::Context;
 use chrono::Local;
 use futures::{FutureExt, StreamExt};
-use ratatui::crossterm::event::{Event, EventStream};
+use ratatui::crossterm::event::Event;
 use std::io::Write;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -88,7 +88,7 @@ async fn editor_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut events = EventStream::new();
+    let mut events = crate::input::terminal_events().context("reading the terminal")?;
     let mut timer = poll_timer(every);
     loop {
         tokio::select! {

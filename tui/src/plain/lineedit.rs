@@ -26,6 +26,7 @@
 
 use crate::line_history::LineHistory;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthChar;
 
 /// What a key asks for.
@@ -148,15 +149,17 @@ impl LineBuffer {
             }
             Action::Insert(_) | Action::Submit | Action::Older | Action::Newer => {}
             Action::Backspace if self.cursor > 0 => {
-                self.cursor -= 1;
-                self.chars.remove(self.cursor);
+                let start = self.cluster_before();
+                self.chars.drain(start..self.cursor);
+                self.cursor = start;
             }
             Action::Delete | Action::DeleteOrEof if self.cursor < n => {
-                self.chars.remove(self.cursor);
+                let end = self.cluster_after();
+                self.chars.drain(self.cursor..end);
             }
             Action::Backspace | Action::Delete | Action::DeleteOrEof => {}
-            Action::Left => self.cursor = self.cursor.saturating_sub(1),
-            Action::Right => self.cursor = (self.cursor + 1).min(n),
+            Action::Left => self.cursor = self.cluster_before(),
+            Action::Right => self.cursor = self.cluster_after(),
             Action::Home => self.cursor = 0,
             Action::End => self.cursor = n,
             Action::KillToStart => {
@@ -170,6 +173,38 @@ impl LineBuffer {
                 self.cursor = 0;
             }
         }
+    }
+
+    /// Character indices where grapheme clusters start, and the end.
+    fn cluster_bounds(&self) -> Vec<usize> {
+        let text = self.text();
+        let mut bounds = vec![0];
+        for g in text.graphemes(true) {
+            bounds.push(bounds.last().copied().unwrap_or(0) + g.chars().count());
+        }
+        bounds
+    }
+
+    /// Start of the cluster before the cursor: Left and Backspace take a whole
+    /// emoji with its skin tone, a flag, a letter with its accents.
+    fn cluster_before(&self) -> usize {
+        let bounds = self.cluster_bounds();
+        bounds
+            .iter()
+            .rev()
+            .find(|&&b| b < self.cursor)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// End of the cluster after the cursor.
+    fn cluster_after(&self) -> usize {
+        let bounds = self.cluster_bounds();
+        bounds
+            .iter()
+            .find(|&&b| b > self.cursor)
+            .copied()
+            .unwrap_or(self.chars.len())
     }
 
     fn kill_word(&mut self) {

@@ -384,3 +384,22 @@ fn a_paste_inserts_text_and_never_submits() {
     assert_eq!(e.buffer().text(), "send henderson a /quit  b[31m");
     assert_eq!(e.buffer().cursor(), e.buffer().text().chars().count());
 }
+
+#[test]
+fn left_right_and_deletes_take_whole_clusters() {
+    let mut b = LineBuffer::default();
+    b.set("a👍🏽b🇮🇩");
+    assert_eq!(b.cursor(), 6);
+    b.apply(Action::Left);
+    assert_eq!(b.cursor(), 4, "before the flag");
+    b.apply(Action::Left);
+    b.apply(Action::Left);
+    assert_eq!(b.cursor(), 1, "before the thumb and its skin tone");
+    b.apply(Action::Delete);
+    assert_eq!(b.text(), "ab🇮🇩");
+    b.apply(Action::End);
+    b.apply(Action::Backspace);
+    assert_eq!(b.text(), "ab");
+    b.apply(Action::Right);
+    assert_eq!(b.cursor(), 2);
+}

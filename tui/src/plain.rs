@@ -148,6 +148,7 @@ pub async fn run(opts: PlainOptions) -> anyhow::Result<ExitCode> {
         std::io::stdout().is_terminal(),
         term.as_deref(),
     );
+    let editor = mode == Mode::Editor;
     let mut signals = crate::signals::Signals::new()?;
     let mut session = None;
     let ended = tokio::select! {
@@ -156,7 +157,7 @@ pub async fn run(opts: PlainOptions) -> anyhow::Result<ExitCode> {
     };
     // The work above is dropped by now, raw mode with it; this covers a password
     // prompt still reading on its own thread.
-    terminal::restore();
+    terminal::restore(editor);
     let closed = match session.as_mut() {
         Some(session) => session.close().await.context("logging out"),
         None => Ok(()),

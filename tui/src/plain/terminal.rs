@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::terminal;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 /// Raw mode while this lives: no echo, no line buffering, no signals from Ctrl-C;
 /// and bracketed paste, if asked for (a paste then arrives as one event, so its
@@ -45,12 +45,13 @@ impl Drop for RawMode {
     }
 }
 
-/// Puts the terminal back as the shell wants it: cooked mode, no bracketed paste.
-/// Safe to call when nothing was changed (then it does nothing to the mode); output
-/// errors are ignored, since the terminal may be gone.
-pub fn restore() {
+/// Puts the terminal back as the shell wants it: cooked mode (a no-op unless this
+/// process entered raw mode, e.g. for a password prompt), and after the line
+/// `editor`, no bracketed paste. Output errors are ignored: the terminal may be
+/// gone.
+pub fn restore(editor: bool) {
     let _ = terminal::disable_raw_mode();
-    if io::stdout().is_terminal() {
+    if editor {
         let _ = put(&mut io::stdout(), PASTE_OFF);
     }
 }

@@ -95,3 +95,49 @@ fn from_a_pipe_it_stops_at_the_lost_connection() {
         "username messi logged in\n"
     );
 }
+
+/// `chat --plain --user messi --once inbox` with its state in `state`: stdout.
+fn once_inbox(server: &ServerProcess, state: &std::path::Path) -> String {
+    let out = Command::new(bin_path("chat"))
+        .args(["--plain", "--addr", &server.addr().to_string()])
+        .args(["--user", "messi", "--once", "inbox"])
+        .env("CHAT_PASSWORD", "surabaya")
+        .env("TZ", "UTC")
+        .env("XDG_STATE_HOME", state)
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("chat-plain-tests-no-config"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("chat");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_inbox_reports_what_is_new_since_its_last_run_and_drains_nothing() {
+    let server = ServerProcess::start(&[]);
+    let state = tempfile::tempdir().expect("state");
+    let mut lineker = server.conn().await;
+    let tl = lineker.login_demo("lineker").await;
+    let satu = lineker.request(&format!("send {tl} messi satu")).await;
+    let satu = satu["id"].as_i64().expect("id");
+    // messi's running client has seen it (its sync acknowledges it, so the course's
+    // `inbox` would no longer return it): the cron run still reports it.
+    let mut tui = server.conn().await;
+    let tm = tui.login_demo("messi").await;
+    chat_tests::assert_ok(&tui.request(&format!("sync {tm} {satu} 0")).await);
+    let first = once_inbox(&server, state.path());
+    assert!(first.ends_with("lineker -> messi: satu\n"), "{first}");
+    assert_eq!(once_inbox(&server, state.path()), "(no new messages)\n");
+    chat_tests::assert_ok(&lineker.request(&format!("send {tl} messi dua")).await);
+    let third = once_inbox(&server, state.path());
+    assert!(
+        third.ends_with("lineker -> messi: dua\n") && !third.contains("satu"),
+        "{third}"
+    );
+    // The running client still gets both: nothing was taken.
+    let all = tui.request(&format!("sync {tm} 0 0")).await;
+    assert_eq!(all["messages"].as_array().map(Vec::len), Some(2), "{all}");
+}

@@ -31,6 +31,7 @@
 //! - [`terminal`]: raw mode, width, password prompt.
 //! - [`interactive`]: the two interactive loops.
 
+pub mod catch_up;
 pub mod command;
 pub mod format;
 pub mod interactive;
@@ -202,7 +203,7 @@ async fn run_session(
         }
     }
     let all_ok = match mode {
-        Mode::Once(line) => run_once(session, &line).await?,
+        Mode::Once(line) => run_once(opts, session, &line).await?,
         Mode::Script => run_script(session, &mut input, opts.keep_going).await?,
         Mode::Cooked | Mode::Editor => run_interactive(opts, &mode, session, &mut input).await?,
     };
@@ -318,13 +319,33 @@ where
     Ok(Step::Ran(outcome))
 }
 
-async fn run_once<S>(session: &mut Session<S, Local>, line: &str) -> anyhow::Result<bool>
+async fn run_once<S>(
+    opts: &PlainOptions,
+    session: &mut Session<S, Local>,
+    line: &str,
+) -> anyhow::Result<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     if line.trim().is_empty() {
         emit(&[Line::error("--once: empty command")])?;
         return Ok(false);
+    }
+    // `--once inbox` with a known user, on a server with `sync`: what is new since
+    // the last run, draining nothing (see `catch_up`).
+    // `--json` keeps the course's inbox answer, which scripts parse.
+    if matches!(Command::parse(line), Ok(Command::Inbox { .. }))
+        && !opts.json
+        && let (Some(user), Some(dir)) = (&opts.user, crate::state::dir())
+    {
+        let state = crate::state::file(&dir, &format!("once-{}", opts.addr), user);
+        let caught = catch_up::once_inbox(session, &state)
+            .await
+            .context("connection lost")?;
+        if let Some(outcome) = caught {
+            emit(&outcome.lines)?;
+            return Ok(outcome.ok);
+        }
     }
     match run_line(session, line).await? {
         Step::Quit => Ok(true),

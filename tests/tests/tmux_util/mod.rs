@@ -199,10 +199,27 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // Where the server's socket is, before it goes (tmux can leave the file).
+        let path = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "#{socket_path}",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .stdin(Stdio::null())
             .output();
+        if let Some(path) = path.filter(|p| !p.is_empty()) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

@@ -126,8 +126,9 @@ pub enum Response {
         /// The messages.
         messages: Vec<HistoryEntry>,
     },
-    /// Answer to `sync`.
-    Sync(SyncAnswer),
+    /// Answer to `sync` (boxed: a connection holds a `Response` while it writes it,
+    /// and every connection's task is sized for the largest variant).
+    Sync(Box<SyncAnswer>),
     /// Answer to `read`: the marker is stored (or was already further on).
     ReadMarked,
     /// Answer to `ping`.
@@ -550,13 +551,13 @@ mod tests {
             to_display: "Lionel Messi".into(),
         };
         let answer = |presence| {
-            Response::Sync(SyncAnswer {
+            Response::Sync(Box::new(SyncAnswer {
                 messages: vec![entry.clone()],
                 next: 8,
                 more: true,
                 presence,
                 read: vec![],
-            })
+            }))
         };
         let plain = wire(&answer(None));
         assert_eq!(
@@ -580,13 +581,13 @@ mod tests {
         let view = Reply::parse(changed.trim_end()).unwrap().sync().unwrap();
         assert_eq!((view.came, view.left), (vec!["b".to_string()], vec![]));
 
-        let marked = wire(&Response::Sync(SyncAnswer {
+        let marked = wire(&Response::Sync(Box::new(SyncAnswer {
             messages: vec![],
             next: 8,
             more: false,
             presence: None,
             read: vec![("lineker".into(), 8), ("arini".into(), 3)],
-        }));
+        })));
         assert!(
             marked.ends_with(concat!(
                 r#""more": false, "read": {"lineker": 8, "arini": 3}}"#,

@@ -119,7 +119,7 @@ pub async fn look<S: Store>(
     seen.read = seen.read.max(read.version);
     let mut answer = answer(page, waiting.after_id, presence);
     answer.read = read.markers;
-    Ok(Some(Response::Sync(answer)))
+    Ok(Some(Response::Sync(Box::new(answer))))
 }
 
 /// The answer at the deadline (or when the wait is cut short): whatever there is.
@@ -132,7 +132,7 @@ pub async fn finish<S: Store>(ctx: &Context<S>, waiting: &Waiting, seen: &mut Se
 }
 
 fn empty(waiting: &Waiting) -> Response {
-    Response::Sync(answer(Vec::new(), waiting.after_id, None))
+    Response::Sync(Box::new(answer(Vec::new(), waiting.after_id, None)))
 }
 
 /// A page of messages (up to `SYNC_PAGE + 1` read, to tell whether more follow)

@@ -9,6 +9,7 @@
 //! register <username> <password> [display name...]
 //! history <token> <peer> [limit] [before_id]
 //! sync <token> <after_id> [wait_seconds] [presence]
+//! read <token> <peer> <message_id>
 //! ping
 //! ```
 //!
@@ -116,6 +117,17 @@ pub enum Request {
         /// Whether the answer carries presence (who came online, who left).
         presence: bool,
     },
+    /// `read`: the user has read the conversation with `peer` up to `message_id`.
+    /// The server keeps the largest id per conversation (it never moves back) and
+    /// tells every `sync ... presence` of the user (`"read"`).
+    Read {
+        /// Session token.
+        token: String,
+        /// The other party's username.
+        peer: String,
+        /// The newest message read (a message id, >= 0).
+        message_id: i64,
+    },
     /// `ping`: liveness probe for load balancers; needs no session.
     Ping,
 }
@@ -133,6 +145,7 @@ const USAGE_REGISTER: &str = "register <username> <password> [display name]";
 const USAGE_HISTORY: &str = "history <token> <peer> [limit] [before_id]";
 const USAGE_PING: &str = "ping";
 const USAGE_SYNC: &str = "sync <token> <after_id> [wait_seconds] [presence]";
+const USAGE_READ: &str = "read <token> <peer> <message_id>";
 
 /// Longest command word echoed back in `unknown command: X`.
 const ECHO_LIMIT: usize = 40;
@@ -170,6 +183,7 @@ impl Request {
             "register" => parse_register(&mut args)?,
             "history" => parse_history(&mut args)?,
             "sync" => parse_sync(&mut args)?,
+            "read" => parse_read(&mut args)?,
             "ping" => {
                 args.finish(USAGE_PING)?;
                 Request::Ping
@@ -215,6 +229,7 @@ impl Request {
             Request::Register { .. } => "register",
             Request::History { .. } => "history",
             Request::Sync { .. } => "sync",
+            Request::Read { .. } => "read",
             Request::Ping => "ping",
         }
     }
@@ -227,7 +242,8 @@ impl Request {
             | Request::ActiveUsers { token, .. }
             | Request::Logout { token }
             | Request::History { token, .. }
-            | Request::Sync { token, .. } => Some(token),
+            | Request::Sync { token, .. }
+            | Request::Read { token, .. } => Some(token),
             Request::Login { .. } | Request::Register { .. } | Request::Ping => None,
         }
     }
@@ -272,6 +288,11 @@ impl Request {
                 true => format!("{verb} {token} {after_id} {wait_seconds} {SYNC_PRESENCE_WORD}"),
                 false => format!("{verb} {token} {after_id} {wait_seconds}"),
             },
+            Request::Read {
+                token,
+                peer,
+                message_id,
+            } => format!("{verb} {token} {peer} {message_id}"),
             Request::Ping => verb.to_string(),
         };
         body + "\r\n"
@@ -377,6 +398,21 @@ fn parse_sync(args: &mut Args<'_>) -> Result<Request, ParseError> {
         after_id,
         wait_seconds: wait_seconds.min(SYNC_MAX_WAIT_SECONDS),
         presence,
+    })
+}
+
+fn parse_read(args: &mut Args<'_>) -> Result<Request, ParseError> {
+    let token = args.word(USAGE_READ)?.to_string();
+    let peer = args.word(USAGE_READ)?.to_string();
+    let message_id = args
+        .number::<i64>(USAGE_READ)?
+        .filter(|id| *id >= 0)
+        .ok_or(ParseError::Usage(USAGE_READ))?;
+    args.finish(USAGE_READ)?;
+    Ok(Request::Read {
+        token,
+        peer,
+        message_id,
     })
 }
 

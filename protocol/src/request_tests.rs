@@ -284,3 +284,28 @@ fn sync_cursor_wait_and_presence() {
     assert_eq!(ok("sync t 1").token(), Some("t"));
     assert_eq!(ok("sync t 1").verb(), "sync");
 }
+
+#[test]
+fn read_names_a_peer_and_a_message_id() {
+    let read = |peer: &str, message_id| Request::Read {
+        token: "t".into(),
+        peer: peer.into(),
+        message_id,
+    };
+    assert_eq!(ok("read t lineker 41"), read("lineker", 41));
+    assert_eq!(ok("READ t lineker 0"), read("lineker", 0));
+    let usage = "usage: read <token> <peer> <message_id>";
+    for bad in [
+        "read",
+        "read t",
+        "read t lineker",
+        "read t lineker -1",
+        "read t lineker x",
+        "read t lineker 4 5",
+    ] {
+        assert_eq!(err(bad), usage, "{bad}");
+    }
+    let line = read("lineker", 9).to_line();
+    assert_eq!(ok(line.trim_end()), read("lineker", 9), "{line}");
+    assert_eq!(ok("read t a 1").token(), Some("t"));
+}

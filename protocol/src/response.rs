@@ -126,8 +126,11 @@ pub enum Response {
         /// The messages.
         messages: Vec<HistoryEntry>,
     },
-    /// Answer to `sync`.
-    Sync(SyncAnswer),
+    /// Answer to `sync` (boxed: a connection holds a `Response` while it writes it,
+    /// and every connection's task is sized for the largest variant).
+    Sync(Box<SyncAnswer>),
+    /// Answer to `read`: the marker is stored (or was already further on).
+    ReadMarked,
     /// Answer to `ping`.
     Pong,
     /// Any failure, with a precise reason.
@@ -165,6 +168,19 @@ impl Serialize for Groups<'_> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for g in self.0 {
             map.serialize_entry(&g.sender, &g.messages)?;
+        }
+        map.end()
+    }
+}
+
+/// Serializes read markers as one JSON object, peer to message id.
+struct ReadMarkers<'a>(&'a [(String, i64)]);
+
+impl Serialize for ReadMarkers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (peer, id) in self.0 {
+            map.serialize_entry(peer, id)?;
         }
         map.end()
     }
@@ -222,7 +238,11 @@ impl Serialize for Response {
                         map.serialize_entry("left", left)?;
                     }
                 }
+                if !answer.read.is_empty() {
+                    map.serialize_entry("read", &ReadMarkers(&answer.read))?;
+                }
             }
+            Response::ReadMarked => map.serialize_entry("message", "read marker set")?,
             // Unchanged since the first version: load balancers match it byte for byte.
             Response::Pong => map.serialize_entry("message", "pong")?,
             Response::Error(reason) => map.serialize_entry("message", reason)?,
@@ -286,6 +306,9 @@ pub struct Reply {
     /// `sync` with presence: who left since the previous answer.
     #[serde(default)]
     pub left: Option<Vec<String>>,
+    /// `sync` with presence: read markers (peer to message id) that changed.
+    #[serde(default)]
+    pub read: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 impl Reply {
@@ -367,6 +390,7 @@ impl Reply {
             online: self.online.clone(),
             came: self.came.clone().unwrap_or_default(),
             left: self.left.clone().unwrap_or_default(),
+            read: self.read.clone().unwrap_or_default(),
         })
     }
 
@@ -415,7 +439,7 @@ mod tests {
                     username: "messi".into(),
                     display_name: "Lionel Messi".into(),
                 }),
-                r#"{"status": "OK", "tokenid": "t-1", "tokenId": "t-1", "username": "messi", "display_name": "Lionel Messi", "features": ["history", "presence", "sync"]}"#,
+                r#"{"status": "OK", "tokenid": "t-1", "tokenId": "t-1", "username": "messi", "display_name": "Lionel Messi", "features": ["history", "presence", "read", "sync"]}"#,
             ),
             (
                 Response::Sent {
@@ -527,12 +551,13 @@ mod tests {
             to_display: "Lionel Messi".into(),
         };
         let answer = |presence| {
-            Response::Sync(SyncAnswer {
+            Response::Sync(Box::new(SyncAnswer {
                 messages: vec![entry.clone()],
                 next: 8,
                 more: true,
                 presence,
-            })
+                read: vec![],
+            }))
         };
         let plain = wire(&answer(None));
         assert_eq!(
@@ -555,6 +580,28 @@ mod tests {
         );
         let view = Reply::parse(changed.trim_end()).unwrap().sync().unwrap();
         assert_eq!((view.came, view.left), (vec!["b".to_string()], vec![]));
+
+        let marked = wire(&Response::Sync(Box::new(SyncAnswer {
+            messages: vec![],
+            next: 8,
+            more: false,
+            presence: None,
+            read: vec![("lineker".into(), 8), ("arini".into(), 3)],
+        })));
+        assert!(
+            marked.ends_with(concat!(
+                r#""more": false, "read": {"lineker": 8, "arini": 3}}"#,
+                "\r\n\r\n"
+            )),
+            "{marked}"
+        );
+        let view = Reply::parse(marked.trim_end()).unwrap().sync().unwrap();
+        assert_eq!(view.read.get("lineker"), Some(&8));
+        assert_eq!(view.read.len(), 2);
+        assert_eq!(
+            wire(&Response::ReadMarked),
+            "{\"status\": \"OK\", \"message\": \"read marker set\"}\r\n\r\n"
+        );
 
         let not_sync = Reply::parse(r#"{"status": "OK", "messages": {}}"#).unwrap();
         assert!(

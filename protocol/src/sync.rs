@@ -6,7 +6,12 @@
 //!  "next": 8, "more": false}
 //! ... , "online": ["lineker", "messi"]}            presence asked, first answer on a connection
 //! ... , "came": ["arini"], "left": ["lineker"]}   presence asked, who-is-on changed since
+//! ... , "read": {"lineker": 8}}                     presence asked, read markers changed since
 //! ```
+//!
+//! Read markers (the `read` command) ride on presence: a sync that asks for presence
+//! gets, in its connection's first answer, every read marker of the user, and later
+//! only those set since the connection's previous answer.
 //!
 //! `messages` are every message the user sent or received with an id above the
 //! request's `after_id`, oldest first, at most one page; `more` says whether another
@@ -20,7 +25,7 @@ pub const SYNC_PAGE: usize = 200;
 
 /// The extensions a server speaks, listed in its `auth`/`login` answer as
 /// `"features"`, so a client knows before it tries. Old clients ignore the field.
-pub const FEATURES: &[&str] = &["history", "presence", "sync"];
+pub const FEATURES: &[&str] = &["history", "presence", "read", "sync"];
 
 /// One message of a `sync` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +73,9 @@ pub struct SyncAnswer {
     pub more: bool,
     /// Presence, when asked for and there is something to say.
     pub presence: Option<PresenceUpdate>,
+    /// Read markers (peer, newest message read) set since the connection's previous
+    /// answer, or all of them in its first; only with presence. Omitted when empty.
+    pub read: Vec<(String, i64)>,
 }
 
 /// The `sync` fields of a reply, as a client reads them (see `Reply::sync`).
@@ -85,4 +93,6 @@ pub struct SyncView {
     pub came: Vec<String>,
     /// Users who left since the previous answer.
     pub left: Vec<String>,
+    /// Read markers that changed: peer to the newest message id read there.
+    pub read: std::collections::BTreeMap<String, i64>,
 }

@@ -76,8 +76,8 @@ struct State {
     /// timeout counts from the last completed request line (or the connection's
     /// start), so bytes of an unfinished line never extend it.
     idle_deadline: tokio::time::Instant,
-    /// The presence version this connection last told its client (`sync ... presence`).
-    presence_seen: Option<u64>,
+    /// What this connection last told its client (`sync ... presence`).
+    seen: cmd::sync::Seen,
 }
 
 /// What to do with one request line.
@@ -97,7 +97,7 @@ impl State {
             peer,
             rate: (rate > 0).then(|| RateLimit::new(rate, now)),
             idle_deadline: now + ctx.config.idle_timeout,
-            presence_seen: None,
+            seen: cmd::sync::Seen::default(),
         }
     }
 }
@@ -185,7 +185,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         woken.as_mut().enable();
         let mut presence_changed = std::pin::pin!(ctx.presence.changed());
         presence_changed.as_mut().enable();
-        match cmd::sync::look(ctx, &waiting, &mut state.presence_seen).await {
+        match cmd::sync::look(ctx, &waiting, &mut state.seen).await {
             Ok(Some(answer)) => return Ok(answer),
             Ok(None) => {}
             Err(error) => return Ok(error),
@@ -205,7 +205,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             },
         }
     }
-    Ok(cmd::sync::finish(ctx, &waiting, &mut state.presence_seen).await)
+    Ok(cmd::sync::finish(ctx, &waiting, &mut state.seen).await)
 }
 
 /// Waits for the peer's next bytes, the idle deadline ([`State::idle_deadline`]:
@@ -273,7 +273,7 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         // Timed up to its first decision: a wait's length is the client's choice,
         // not the server's latency.
         let timer = metrics::RequestTimer::start("sync");
-        let seen = &mut state.presence_seen;
+        let seen = &mut state.seen;
         let step = Box::pin(cmd::sync::start(
             ctx,
             token,
@@ -289,12 +289,8 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
                 Answer::Now(response)
             }
             Ok(cmd::sync::Step::Wait(waiting)) => {
-                timer.finish(&Response::Sync(chat_protocol::SyncAnswer {
-                    messages: Vec::new(),
-                    next: waiting.after_id,
-                    more: false,
-                    presence: None,
-                }));
+                // Status OK: the request was accepted and now waits.
+                timer.finish(&Response::Pong);
                 Answer::Wait(waiting)
             }
             Err(response) => {

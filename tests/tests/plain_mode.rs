@@ -36,6 +36,15 @@ fn chat(server: &ServerProcess, args: &[&str], env: &[(&str, &str)], stdin: &str
             std::env::temp_dir().join("chat-plain-tests-no-config"),
         )
         .env_remove("CHAT_PASSWORD")
+        // `--once inbox` keeps its cursor in the state dir: one per server.
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join(format!(
+                "chat-plain-tests-state-{}-{}",
+                std::process::id(),
+                server.addr().port()
+            )),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

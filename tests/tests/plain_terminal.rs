@@ -23,6 +23,10 @@ fn once(server: &ServerProcess, user: &str, line: &str) -> String {
             "XDG_CONFIG_HOME",
             std::env::temp_dir().join("chat-plain-tests-no-config"),
         )
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join(format!("chat-plain-term-state-{}", std::process::id())),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("running chat");
@@ -188,6 +192,10 @@ fn a_closed_standard_output_is_a_quiet_exit() {
             .env(
                 "XDG_CONFIG_HOME",
                 std::env::temp_dir().join("chat-plain-tests-no-config"),
+            )
+            .env(
+                "XDG_STATE_HOME",
+                std::env::temp_dir().join(format!("chat-plain-term-state-{}", std::process::id())),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -287,7 +287,7 @@ async fn login_lists_the_features_and_ping_stays_as_it_was() {
     let login = conn.request("auth messi surabaya").await;
     assert_eq!(
         login["features"],
-        serde_json::json!(["history", "presence", "sync"])
+        serde_json::json!(["history", "presence", "read", "sync"])
     );
     let pong = conn.request_raw("ping").await;
     assert_eq!(pong, b"{\"status\": \"OK\", \"message\": \"pong\"}\r\n\r\n");

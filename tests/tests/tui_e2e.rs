@@ -128,7 +128,8 @@ async fn chat_in_tmux_receives_and_replies() {
 
     let mut tmux = Tmux::new();
     let command = format!(
-        "CHAT_PASSWORD=surabaya exec {} --user messi --addr {addr} --poll-interval 200ms --no-bell --config {} --log {}",
+        "XDG_STATE_HOME={} CHAT_PASSWORD=surabaya exec {} --user messi --addr {addr} --poll-interval 200ms --no-bell --config {} --log {}",
+        quote(dir.path()),
         quote(&chat),
         quote(&config),
         quote(&log),

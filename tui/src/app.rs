@@ -51,6 +51,8 @@ pub enum Effect {
     MouseCapture(bool),
     /// Clear and redraw the whole screen.
     Redraw,
+    /// Write the remembered state to this file (see [`crate::state`]).
+    Save(std::path::PathBuf, crate::state::SavedState),
     /// Leave the program.
     Quit,
 }
@@ -146,6 +148,17 @@ pub struct App {
     pub course_hint_shown: bool,
     /// Tab completion in progress (a second Tab cycles through the matches).
     pub completion: Option<command_box::Completion>,
+    /// The server speaks `sync` (and keeps read markers): no polling.
+    pub live: bool,
+    /// The newest message id seen (the `sync` cursor, remembered across runs).
+    pub last_id: i64,
+    /// Where the remembered state goes, once the worker has read it.
+    pub state_path: Option<std::path::PathBuf>,
+    /// The remembered state changed since it was last written.
+    pub state_dirty: bool,
+    /// The largest scroll of the current view at the last draw: scrolling up to it
+    /// loads older messages.
+    pub max_scroll: usize,
     next_seq: u64,
     next_local_id: u64,
 }
@@ -181,6 +194,11 @@ impl App {
             tentative: BTreeMap::new(),
             course_hint_shown: false,
             completion: None,
+            live: false,
+            last_id: 0,
+            state_path: None,
+            state_dirty: false,
+            max_scroll: 0,
             next_seq: 0,
             next_local_id: 0,
         }
@@ -301,7 +319,7 @@ impl App {
             Action::NextUnread => return self.next_unread(),
             Action::PageUp if self.help => self.help_scroll = self.help_scroll.saturating_sub(1),
             Action::PageDown if self.help => self.help_scroll = (self.help_scroll + 1).min(100),
-            Action::PageUp => self.scroll_up(self.page_rows.saturating_sub(1).max(1)),
+            Action::PageUp => return self.scroll_up(self.page_rows.saturating_sub(1).max(1)),
             Action::PageDown => self.scroll_down(self.page_rows.saturating_sub(1).max(1)),
             Action::ScrollBottom => *self.scroll_mut() = 0,
             Action::Help => {
@@ -366,15 +384,16 @@ impl App {
     }
 
     /// A mouse event (only arrives while captured).
-    pub fn on_mouse(&mut self, mouse: MouseEvent) {
+    pub fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
         if self.login.is_some() || self.help {
-            return;
+            return vec![];
         }
         match mouse.kind {
-            MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+            MouseEventKind::ScrollUp => return self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
             _ => {}
         }
+        vec![]
     }
 
     fn scroll_mut(&mut self) -> &mut usize {
@@ -384,9 +403,32 @@ impl App {
         }
     }
 
-    fn scroll_up(&mut self, lines: usize) {
+    /// Scrolls up; at the top of what is loaded, asks for the page before it.
+    /// The scroll counts lines from the newest, so older lines that arrive above
+    /// leave the view where it is.
+    fn scroll_up(&mut self, lines: usize) -> Vec<Effect> {
+        let max = self.max_scroll;
         let s = self.scroll_mut();
         *s = s.saturating_add(lines);
+        let at_top = *s >= max;
+        let View::Peer(peer) = self.view.clone() else {
+            return vec![];
+        };
+        let ask = at_top && self.history_supported && self.link == LinkState::Connected;
+        let Some(c) = self.conversations.get_mut(&peer) else {
+            return vec![];
+        };
+        match c.oldest_id() {
+            Some(oldest) if ask && !c.complete && !c.loading_older => {
+                c.loading_older = true;
+                self.notice("loading older messages…", false);
+                vec![Effect::Job(Job::History {
+                    peer,
+                    before_id: Some(oldest),
+                })]
+            }
+            _ => vec![],
+        }
     }
 
     fn scroll_down(&mut self, lines: usize) {
@@ -396,6 +438,7 @@ impl App {
 
     /// The renderer found the conversation shorter than the scroll: keep them in step.
     pub fn clamp_scroll(&mut self, max: usize) {
+        self.max_scroll = max;
         let s = self.scroll_mut();
         *s = (*s).min(max);
     }
@@ -421,66 +464,9 @@ impl App {
         }
         self.quitting = true;
         self.notice("logging out…", false);
-        vec![Effect::Job(Job::Logout)]
-    }
-
-    // ----- selection --------------------------------------------------------------
-
-    /// Shows `view`, marking what it shows as read; may ask for history.
-    pub fn select(&mut self, view: View) -> Vec<Effect> {
-        if let View::Peer(old) = &self.view
-            && let Some(c) = self.conversations.get_mut(old)
-        {
-            c.leave();
-        }
-        self.view = view.clone();
-        let View::Peer(peer) = view else {
-            return vec![];
-        };
-        let ask = self.history_supported && self.link == LinkState::Connected;
-        let c = self.conversations.entry(peer.clone()).or_default();
-        c.open();
-        if ask && !c.history_requested {
-            c.history_requested = true;
-            return vec![Effect::Job(Job::History { peer })];
-        }
-        vec![]
-    }
-
-    fn cycle(&mut self, step: isize) -> Vec<Effect> {
-        let entries = self.entries();
-        let current = match &self.view {
-            View::All => None,
-            View::Peer(p) => Some(p.clone()),
-        };
-        let at = entries.iter().position(|e| *e == current).unwrap_or(0);
-        let n = entries.len() as isize;
-        let next = (at as isize + step).rem_euclid(n) as usize;
-        let view = match entries.get(next).cloned().flatten() {
-            Some(p) => View::Peer(p),
-            None => View::All,
-        };
-        self.select(view)
-    }
-
-    fn next_unread(&mut self) -> Vec<Effect> {
-        let entries: Vec<String> = self.entries().into_iter().flatten().collect();
-        let at = match &self.view {
-            View::Peer(p) => entries.iter().position(|e| e == p).map_or(0, |i| i + 1),
-            View::All => 0,
-        };
-        let n = entries.len();
-        let found = (0..n)
-            .map(|k| &entries[(at + k) % n])
-            .find(|p| self.conversations.get(*p).is_some_and(|c| c.unread > 0))
-            .cloned();
-        match found {
-            Some(p) => self.select(View::Peer(p)),
-            None => {
-                self.notice("no unread messages", false);
-                vec![]
-            }
-        }
+        let mut effects: Vec<Effect> = self.save().into_iter().collect();
+        effects.push(Effect::Job(Job::Logout));
+        effects
     }
 
     /// A second passed: updates the shown poll age; true when it changed.
@@ -520,7 +506,7 @@ impl App {
                     .values()
                     .flat_map(|c| c.messages.iter())
                     .collect();
-                all.sort_by_key(|m| (m.at, m.seq));
+                all.sort_by_key(|m| crate::model::order_key(m));
                 all
             }
         }
@@ -528,6 +514,7 @@ impl App {
 }
 
 mod command_box;
+mod selection;
 mod updates;
 
 /// Alt-B, Alt-F, Alt-D as readline has them (back a word, forward a word, delete
@@ -548,3 +535,7 @@ fn readline_alt(key: KeyEvent) -> Option<InputRequest> {
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app/live_tests.rs"]
+mod live_tests;

@@ -76,7 +76,8 @@ fn alt_a_jumps_to_next_unread_and_keeps_the_ruler() {
     assert_eq!(
         jobs(&fx),
         vec![&Job::History {
-            peer: "lineker".into()
+            peer: "lineker".into(),
+            before_id: None,
         }]
     );
     let c = &app.conversations["lineker"];
@@ -178,13 +179,15 @@ fn conversation_opened_while_connecting_loads_history_once_logged_in() {
         Update::LoggedIn {
             username: "messi".into(),
             display_name: None,
+            live: false,
         },
         now(),
     );
     assert_eq!(
         jobs(&fx),
         vec![&Job::History {
-            peer: "lineker".into()
+            peer: "lineker".into(),
+            before_id: None,
         }]
     );
 }
@@ -294,7 +297,8 @@ fn a_refused_open_or_msg_leaves_no_trace_but_its_error() {
     assert_eq!(
         jobs(&fx),
         vec![&Job::History {
-            peer: "nosuchuser".into()
+            peer: "nosuchuser".into(),
+            before_id: None,
         }]
     );
     app.on_update(
@@ -320,7 +324,8 @@ fn a_refused_open_or_msg_leaves_no_trace_but_its_error() {
     assert_eq!(
         jobs(&app.select(View::Peer("lineker".into()))),
         vec![&Job::History {
-            peer: "lineker".into()
+            peer: "lineker".into(),
+            before_id: None,
         }]
     );
     // A /msg to an unknown user: the echo goes, and the entry with it.
@@ -526,6 +531,8 @@ fn history_merges_into_the_conversation() {
                 entry(4, "lineker", "messi"),
                 entry(5, "lineker", "messi"),
             ],
+            before_id: None,
+            complete: true,
         },
         now(),
     );
@@ -575,6 +582,7 @@ fn login_form_flow() {
         Update::LoggedIn {
             username: "messi".into(),
             display_name: None,
+            live: false,
         },
         now(),
     );

@@ -33,6 +33,10 @@ pub struct Cli {
     /// How often to poll the inbox, e.g. 500ms, 2s [default: 1s]
     #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
     pub poll_interval: Option<Duration>,
+    /// How long one `sync` waits for news on servers that have it, e.g. 25s
+    /// (at most 60s) [default: 25s]
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    pub sync_wait: Option<Duration>,
     /// Don't ring the terminal bell on new messages.
     #[arg(long)]
     pub no_bell: bool,
@@ -81,8 +85,10 @@ pub struct Settings {
     pub addr: String,
     /// Account name, when known before the UI starts.
     pub username: Option<String>,
-    /// Poll interval.
+    /// Poll interval (servers without `sync`).
     pub poll_interval: Duration,
+    /// How long one `sync` waits (servers with it).
+    pub sync_wait: Duration,
     /// Ring the bell.
     pub bell: bool,
     /// Colours.
@@ -114,6 +120,10 @@ impl Cli {
                 .poll_interval
                 .or(file.poll_interval)
                 .unwrap_or(config::DEFAULT_POLL),
+            sync_wait: self
+                .sync_wait
+                .unwrap_or(crate::worker::DEFAULT_SYNC_WAIT)
+                .clamp(Duration::from_secs(1), Duration::from_secs(60)),
             bell: !self.no_bell && file.bell.unwrap_or(true),
             theme: file.theme,
             transport: self.transport(),

@@ -133,6 +133,7 @@ where
                         dirty = true;
                     }
                     Effect::Redraw => {}
+                    Effect::Save(path, state) => save(&path, &state),
                     Effect::Quit => return Ok(()),
                 }
             }
@@ -140,6 +141,13 @@ where
         if app.quitting && deadline.is_none() {
             deadline = Some(Instant::now() + QUIT_GRACE);
         }
+    }
+}
+
+/// Writes the remembered state; a failure is logged, never fatal.
+fn save(path: &std::path::Path, state: &crate::state::SavedState) {
+    if let Err(e) = crate::state::save(path, state) {
+        tracing::warn!(path = %path.display(), error = %e, "saving the state failed");
     }
 }
 
@@ -200,10 +208,8 @@ pub fn handle(app: &mut App, event: Event, now: Now) -> (Vec<Effect>, bool) {
                 m.kind,
                 MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
             );
-            if scroll {
-                app.on_mouse(m);
-            }
-            (vec![], scroll)
+            let effects = if scroll { app.on_mouse(m) } else { vec![] };
+            (effects, scroll)
         }
         Event::Terminal(TermEvent::Paste(text)) => {
             app.on_paste(&text);
@@ -215,7 +221,8 @@ pub fn handle(app: &mut App, event: Event, now: Now) -> (Vec<Effect>, bool) {
             let changed = !app.is_quiet(&update);
             (app.on_update(update, now), changed)
         }
-        Event::Tick => (vec![], app.on_tick(now)),
+        // The state is written at most once a second, when it changed.
+        Event::Tick => (app.save().into_iter().collect(), app.on_tick(now)),
         // Log out first (a second one, or the grace running out, leaves at once).
         Event::TerminalClosed | Event::Stop => (app.quit(), true),
         Event::WorkerGone => (vec![Effect::Quit], false),

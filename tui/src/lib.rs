@@ -13,6 +13,8 @@
 //! - [`event`]: the main loop, generic over the backend; [`input`]: terminal
 //!   events from a reader thread.
 //! - [`signals`]: SIGTERM, SIGHUP, SIGINT, turned into an orderly end.
+//! - [`state`]: what is remembered between runs (conversations, input history,
+//!   the last message id), written atomically.
 //! - [`cli`], [`config`]: flags and the config file; [`tui`]: terminal setup and
 //!   teardown for the real program; [`plain`]: the line mode; [`tls_trust`]:
 //!   pinned certificates and fingerprints for `--tls`.
@@ -33,6 +35,7 @@ pub mod palette;
 pub mod plain;
 pub mod reconnect;
 pub mod signals;
+pub mod state;
 pub mod text;
 pub mod tls_trust;
 pub mod tui;

@@ -28,6 +28,20 @@ impl LineHistory {
         self.lines.push(line.to_string());
     }
 
+    /// Every line, oldest first (to remember them across runs).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// A history holding `lines` (the newest [`MAX_LINES`] of them).
+    pub fn from_lines(lines: Vec<String>) -> Self {
+        let skip = lines.len().saturating_sub(MAX_LINES);
+        LineHistory {
+            lines: lines.into_iter().skip(skip).collect(),
+            ..LineHistory::default()
+        }
+    }
+
     /// The older line to show, given what is in the box now.
     pub fn older(&mut self, current: &str) -> Option<&str> {
         let next = match self.at {

@@ -1,7 +1,9 @@
 //! Conversations and their messages: what the client keeps for the session.
 //!
 //! Messages drained from the inbox exist nowhere else once read, so a conversation
-//! never drops one. `history` replies are merged in by message id.
+//! never drops one. `sync` and `history` replies are merged in by message id, and
+//! a conversation is kept in id order (the server's order, the same on every
+//! screen), with our own messages the server has not numbered yet last.
 
 use std::collections::HashSet;
 
@@ -62,6 +64,13 @@ pub struct Conversation {
     pub history_requested: bool,
     /// Lines scrolled up from the newest.
     pub scroll: usize,
+    /// The server's read marker: every message up to this id has been read (on
+    /// any device). Only servers with `read` keep one; 0 when none.
+    pub read_up_to: i64,
+    /// `history` has nothing older than the oldest message here.
+    pub complete: bool,
+    /// A page of older messages was asked for and has not come yet.
+    pub loading_older: bool,
 }
 
 impl Conversation {
@@ -82,8 +91,45 @@ impl Conversation {
             }
             self.unread += 1;
         }
-        self.messages.push(msg);
+        self.insert(msg);
         true
+    }
+
+    /// Puts a message in its place by id (unnumbered ones last, in arrival order).
+    pub fn insert(&mut self, msg: ChatMessage) {
+        let key = order_key(&msg);
+        let at = self.messages.partition_point(|m| order_key(m) <= key);
+        self.messages.insert(at, msg);
+    }
+
+    /// Keeps the messages in id order after ids were given.
+    pub fn reorder(&mut self) {
+        self.messages.sort_by_key(order_key);
+    }
+
+    /// The newest server id here.
+    pub fn newest_id(&self) -> Option<i64> {
+        self.messages.iter().filter_map(|m| m.id).max()
+    }
+
+    /// The oldest server id here.
+    pub fn oldest_id(&self) -> Option<i64> {
+        self.messages.iter().filter_map(|m| m.id).min()
+    }
+
+    /// With a server read marker: unread are the received messages above it.
+    /// `open` conversations keep their ruler; others get it at the first unread.
+    pub fn recount(&mut self, me: &str, open: bool) {
+        let unread: Vec<u64> = self
+            .messages
+            .iter()
+            .filter(|m| m.from != me && m.id.is_some_and(|id| id > self.read_up_to))
+            .map(|m| m.seq)
+            .collect();
+        self.unread = unread.len();
+        if !open {
+            self.ruler = unread.first().copied();
+        }
     }
 
     /// The person opened the conversation: unread cleared, ruler kept where it was.
@@ -127,8 +173,13 @@ impl Conversation {
                 delivery,
             });
         }
-        self.messages.sort_by_key(|m| m.id.unwrap_or(i64::MAX));
+        self.reorder();
     }
+}
+
+/// Id order, unnumbered messages last in arrival order.
+pub fn order_key(m: &ChatMessage) -> (i64, u64) {
+    (m.id.unwrap_or(i64::MAX), m.seq)
 }
 
 #[cfg(test)]

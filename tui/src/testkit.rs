@@ -55,6 +55,7 @@ pub fn logged_in() -> App {
         Update::LoggedIn {
             username: "messi".into(),
             display_name: Some("Lionel Messi".into()),
+            live: false,
         },
         now(),
     );
@@ -114,4 +115,42 @@ pub fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
 /// Presses Enter.
 pub fn enter(app: &mut App) -> Vec<Effect> {
     app.on_key(key(KeyCode::Enter), now())
+}
+
+/// A logged-in, connected client for `messi` on a server with `sync`.
+pub fn live() -> App {
+    let mut app = App::new(display(), Some("messi".into()), None);
+    app.on_update(Update::Link(LinkState::Connected), now());
+    app.on_update(
+        Update::LoggedIn {
+            username: "messi".into(),
+            display_name: None,
+            live: true,
+        },
+        now(),
+    );
+    app
+}
+
+/// One `sync` message.
+pub fn entry(id: i64, from: &str, to: &str, text: &str) -> chat_protocol::SyncEntry {
+    chat_protocol::SyncEntry {
+        id,
+        ts: format!("2026-11-22T02:{:02}:00.000Z", id % 60),
+        from: from.into(),
+        to: to.into(),
+        msg: text.into(),
+        from_display: from.into(),
+        to_display: to.into(),
+    }
+}
+
+/// A `sync` update with these messages and read markers.
+pub fn synced(messages: Vec<chat_protocol::SyncEntry>, read: &[(&str, i64)]) -> Update {
+    let next = messages.iter().map(|m| m.id).max().unwrap_or(0);
+    Update::Synced {
+        messages,
+        read: read.iter().map(|(p, id)| (p.to_string(), *id)).collect(),
+        next,
+    }
 }

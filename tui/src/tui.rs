@@ -73,6 +73,8 @@ pub async fn run(
         transport: settings.transport.clone(),
         poll_interval: settings.poll_interval,
         backoff: Backoff::default(),
+        sync_wait: settings.sync_wait,
+        state_dir: crate::state::dir(),
     };
     let mut signals = Signals::new()?;
     let (handle, updates) = worker::spawn(config, credentials);

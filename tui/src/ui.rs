@@ -196,7 +196,14 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
         View::All => None,
     };
     let mut lines = Vec::new();
+    let mut day = None;
     for m in messages {
+        let date = m.at.to_offset(app.display.offset).date();
+        if day != Some(date) {
+            // Wherever the day changes (in the local time zone), a line with the date.
+            day = Some(date);
+            lines.push(day_line(app, date, width));
+        }
         if ruler == Some(m.seq) {
             lines.push(ruler_line(app, width));
         }
@@ -238,6 +245,21 @@ fn draw_conversation(frame: &mut Frame<'_>, app: &App, area: Rect) -> ViewInfo {
         scroll: Some(scroll),
         lines: (total, width),
     }
+}
+
+const DAY: &[BorrowedFormatItem<'static>] =
+    format_description!("[weekday repr:short], [day padding:none] [month repr:short] [year]");
+
+/// `── Sun, 22 Nov 2026 ──` in the dim colour.
+fn day_line(_app: &App, date: time::Date, width: usize) -> Line<'static> {
+    let label = format!(" {} ", date.format(DAY).unwrap_or_default());
+    let side = 2usize;
+    let text = format!(
+        "{}{label}{}",
+        "─".repeat(side),
+        "─".repeat(width.saturating_sub(side + text::width(&label)))
+    );
+    Line::styled(text::truncate(&text, width), Style::new().dark_gray())
 }
 
 fn ruler_line(app: &App, width: usize) -> Line<'static> {
@@ -347,6 +369,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let user = app.me.as_deref().unwrap_or("-");
     let age = match app.poll_age {
+        _ if app.live => "live".to_string(),
         Some(s) => format!("polled {s}s ago"),
         None => "not polled yet".into(),
     };

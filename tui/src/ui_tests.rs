@@ -279,6 +279,55 @@ fn long_people_list_keeps_the_selection_in_sight() {
 }
 
 #[test]
+fn a_line_with_the_date_wherever_the_day_changes_in_local_time() {
+    let mut app = live();
+    // UTC+7: 16:59 UTC is 23:59 on the 22nd, 17:00 UTC is 00:00 on the 23rd.
+    app.display.offset = time::UtcOffset::from_hms(7, 0, 0).expect("offset");
+    let at = |id: i64, ts: &str| chat_protocol::SyncEntry {
+        ts: ts.into(),
+        ..entry(id, "lineker", "messi", &format!("m{id}"))
+    };
+    app.on_update(
+        Update::Synced {
+            messages: vec![
+                at(1, "2026-11-22T16:58:00.000Z"),
+                at(2, "2026-11-22T16:59:00.000Z"),
+                at(3, "2026-11-22T17:00:00.000Z"),
+            ],
+            read: [("lineker".to_string(), 3)].into(),
+            next: 3,
+        },
+        now(),
+    );
+    app.select(View::Peer("lineker".into()));
+    let terminal = render(&mut app, 60, 12);
+    let rows: Vec<String> = (0..12)
+        .map(|y| {
+            (0..60)
+                .map(|x| terminal.backend().buffer()[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect();
+    let shown: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.split('│').nth(3))
+        .map(|r| r.trim_end_matches(['─', ' ']))
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "── Sun, 22 Nov 2026",
+            "23:58 lineker: m1",
+            "23:59 lineker: m2",
+            "── Mon, 23 Nov 2026",
+            "00:00 lineker: m3",
+        ],
+        "{rows:#?}"
+    );
+}
+
+#[test]
 fn skin_tones_and_lone_regional_letters_get_cells_of_their_own() {
     let mut app = logged_in();
     app.select(View::Peer("lineker".into()));

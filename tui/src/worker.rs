@@ -1,17 +1,22 @@
 //! The background task that owns the connection.
 //!
 //! The UI sends it [`Job`]s and receives [`Update`]s; it never awaits the socket
-//! itself. The task logs in, polls `inbox` and `user_aktif` every poll interval,
-//! sends messages, loads `history`, and on any I/O error or timeout reconnects with
-//! backoff and logs in again with the remembered credentials.
+//! itself. The task logs in; then, when the server lists `sync` among its
+//! features, it waits in `sync ... presence` (see [`live`]: one request per wait
+//! period when idle, messages and presence as they happen); otherwise it polls
+//! `inbox` and `user_aktif` every poll interval. It sends messages, loads `history`,
+//! and on any I/O error or timeout reconnects with backoff and logs in again with
+//! the remembered credentials.
 //!
-//! Servers differ: the course's Python server has no `user_aktif`/`history` and
-//! answers `ERROR` for them; the worker then stops asking and tells the UI once.
+//! Servers differ: the course's Python server has no `sync`/`user_aktif`/`history`
+//! and answers `ERROR` for them; the worker then stops asking and tells the UI once.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use chat_protocol::{Dialect, HistoryEntry, InboxGroup, Reply, Request};
+use std::collections::BTreeSet;
+
+use chat_protocol::{Dialect, Reply, Request};
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
 
@@ -44,102 +49,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// What the UI asks of the worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// Log in (from the login view).
-    Login(Credentials),
-    /// Send a message; `local_id` comes back in the answer.
-    Send {
-        /// The UI's id of the echoed message.
-        local_id: u64,
-        /// Recipient's username.
-        to: String,
-        /// The text.
-        text: String,
-    },
-    /// Poll the inbox now (the user typed `inbox`).
-    PollNow,
-    /// Ask who is on now (the user typed `user_aktif`).
-    Users,
-    /// Load the conversation with a peer.
-    History {
-        /// The peer's username.
-        peer: String,
-    },
-    /// Log out and stop.
-    Logout,
-}
-
-/// What the worker tells the UI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Update {
-    /// The connection changed state.
-    Link(LinkState),
-    /// Logged in (also after each reconnect).
-    LoggedIn {
-        /// Account name.
-        username: String,
-        /// Display name, when the server says it.
-        display_name: Option<String>,
-    },
-    /// The server refused the credentials; the UI should ask again.
-    LoginRejected(String),
-    /// A poll succeeded; these messages were drained (maybe none).
-    Inbox {
-        /// The drained messages, grouped by sender.
-        groups: Vec<InboxGroup>,
-        /// Whether the user asked for this poll.
-        asked: bool,
-    },
-    /// Who is on.
-    Users {
-        /// Usernames.
-        users: Vec<String>,
-        /// Whether the user asked.
-        asked: bool,
-    },
-    /// The server has no `user_aktif`.
-    UsersUnsupported(String),
-    /// A message was stored by the server.
-    Sent {
-        /// The UI's id of the message.
-        local_id: u64,
-        /// The server's id, when it gives one.
-        id: Option<i64>,
-        /// The server's timestamp, when it gives one.
-        ts: Option<String>,
-    },
-    /// A message was refused (e.g. unknown recipient).
-    SendFailed {
-        /// The UI's id of the message.
-        local_id: u64,
-        /// The server's reason.
-        reason: String,
-    },
-    /// A conversation's stored messages.
-    History {
-        /// The peer.
-        peer: String,
-        /// Oldest first.
-        entries: Vec<HistoryEntry>,
-    },
-    /// The server has no `history`.
-    HistoryUnsupported(String),
-    /// `history` was refused for this peer (e.g. `unknown user: bob`); the
-    /// command exists, so later conversations still ask.
-    HistoryFailed {
-        /// The peer asked about.
-        peer: String,
-        /// The server's reason.
-        reason: String,
-    },
-    /// Something the user should read.
-    Error(String),
-    /// The worker has logged out and ended.
-    Stopped,
-}
-
 /// How the worker reaches the server.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -151,7 +60,17 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Backoff between reconnect attempts.
     pub backoff: Backoff,
+    /// How long one `sync` may wait for news (servers with `sync`).
+    pub sync_wait: Duration,
+    /// Where state files live (see [`crate::state`]); `None`: nothing is
+    /// remembered. At the first login the worker reads the user's file, tells the
+    /// UI ([`Update::Restored`]) and catches up with `sync` from its last id.
+    pub state_dir: Option<std::path::PathBuf>,
 }
+
+/// The default `--sync-wait`: long enough that an idle client costs about one
+/// request per wait, short enough for the proxies and NAT boxes in between.
+pub const DEFAULT_SYNC_WAIT: Duration = Duration::from_secs(25);
 
 /// A handle to the running worker: send jobs, await its end.
 #[derive(Debug)]
@@ -170,6 +89,9 @@ pub fn spawn(
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let (up_tx, up_rx) = mpsc::unbounded_channel();
     let worker = Worker {
+        cursor: 0,
+        restored: false,
+        online: BTreeSet::new(),
         config,
         jobs: job_rx,
         updates: up_tx,
@@ -191,6 +113,12 @@ enum Exit {
 
 struct Worker {
     config: WorkerConfig,
+    /// The `sync` cursor: every message up to it has been told to the UI.
+    cursor: i64,
+    /// Who is on, as `sync` presence last said.
+    online: BTreeSet<String>,
+    /// The state file was read (at the first login).
+    restored: bool,
     jobs: mpsc::UnboundedReceiver<Job>,
     updates: mpsc::UnboundedSender<Update>,
     /// Jobs that arrived while offline, done first once online.
@@ -205,6 +133,10 @@ struct Session {
     token: String,
     username: String,
     display_name: Option<String>,
+    /// The server speaks `sync` (its login answer lists it).
+    live: bool,
+    /// A `sync` is waiting on the connection: the next reply read is its answer.
+    sync_pending: bool,
 }
 
 impl Worker {
@@ -272,10 +204,12 @@ impl Worker {
                     // Not a reset yet: only a connection that stays up resets it.
                     self.config.backoff.connected(tokio::time::Instant::now());
                     self.tell(Update::Link(LinkState::Connected));
+                    self.restore(&session.username);
                     // After `Connected`, so the UI may ask for history right away.
                     self.tell(Update::LoggedIn {
                         username: session.username.clone(),
                         display_name: session.display_name.clone(),
+                        live: session.live,
                     });
                     return Ok(Some(session));
                 }
@@ -332,12 +266,29 @@ impl Worker {
                     token,
                     username,
                     display_name,
+                    live: reply.has_feature("sync"),
+                    sync_pending: false,
                 }))
             }
             _ => Ok(Err(reply
                 .message_text()
                 .unwrap_or_else(|| "login refused".into()))),
         }
+    }
+
+    /// At the first login: reads the user's state file, tells the UI, and starts
+    /// the `sync` cursor from its last id.
+    fn restore(&mut self, username: &str) {
+        if std::mem::replace(&mut self.restored, true) {
+            return;
+        }
+        let Some(dir) = &self.config.state_dir else {
+            return;
+        };
+        let path = crate::state::file(dir, &self.config.addr, username);
+        let state = crate::state::load(&path);
+        self.cursor = self.cursor.max(state.last_id);
+        self.tell(Update::Restored { path, state });
     }
 
     /// Tells the UI the connection is down; returns how long to wait.
@@ -369,15 +320,19 @@ impl Worker {
         }
     }
 
-    /// Polls and serves jobs until the connection breaks or the user quits.
+    /// Polls (or waits in `sync`) and serves jobs until the connection breaks or
+    /// the user quits.
     async fn online(&mut self, mut session: Session) -> Exit {
-        let mut ticker = tokio::time::interval(self.config.poll_interval);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         while let Some(job) = self.pending.pop_front() {
             if let Some(exit) = self.job(&mut session, job).await {
                 return exit;
             }
         }
+        if session.live {
+            return self.live(&mut session).await;
+        }
+        let mut ticker = tokio::time::interval(self.config.poll_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let step = tokio::select! {
                 _ = ticker.tick() => self.poll(&mut session, false).await,
@@ -396,13 +351,18 @@ impl Worker {
     async fn job(&mut self, s: &mut Session, job: Job) -> Option<Exit> {
         match job {
             Job::Login(_) => None,
+            Job::PollNow if s.live => self.say(Update::Inbox {
+                groups: Vec::new(),
+                asked: true,
+            }),
             Job::PollNow => self.poll(s, true).await,
+            Job::Read { peer, id } => self.read(s, peer, id).await,
             Job::Users => self.users(s, true).await,
             Job::Logout => {
                 let req = Request::Logout {
                     token: s.token.clone(),
                 };
-                let _ = timeout(LOGOUT_TIMEOUT, s.client.call(&req)).await;
+                let _ = timeout(LOGOUT_TIMEOUT, self.call(s, &req)).await;
                 Some(Exit::Stop)
             }
             Job::Send { local_id, to, text } => {
@@ -412,7 +372,7 @@ impl Worker {
                     to: to.clone(),
                     message: text.clone(),
                 };
-                match call(&mut s.client, &req).await {
+                match self.call(s, &req).await {
                     Ok(r) if r.is_ok() => self.say(Update::Sent {
                         local_id,
                         id: r.id,
@@ -428,7 +388,7 @@ impl Worker {
                     }
                 }
             }
-            Job::History { peer } => self.history(s, peer).await,
+            Job::History { peer, before_id } => self.history(s, peer, before_id).await,
         }
     }
 
@@ -445,7 +405,7 @@ impl Worker {
             dialect: Dialect::Course,
             token: s.token.clone(),
         };
-        let update = match call(&mut s.client, &req).await {
+        let update = match self.call(s, &req).await {
             Ok(r) if r.is_ok() => match r.inbox() {
                 Ok(groups) => Update::Inbox { groups, asked },
                 Err(e) => Update::Error(format!("inbox: {e}")),
@@ -475,7 +435,7 @@ impl Worker {
             dialect: Dialect::Course,
             token: s.token.clone(),
         };
-        match call(&mut s.client, &req).await {
+        match self.call(s, &req).await {
             Ok(r) if r.is_ok() => self.say(Update::Users {
                 users: r.active_users(),
                 asked,
@@ -492,7 +452,12 @@ impl Worker {
         }
     }
 
-    async fn history(&mut self, s: &mut Session, peer: String) -> Option<Exit> {
+    async fn history(
+        &mut self,
+        s: &mut Session,
+        peer: String,
+        before_id: Option<i64>,
+    ) -> Option<Exit> {
         if !self.history_supported {
             return None;
         }
@@ -500,11 +465,16 @@ impl Worker {
             token: s.token.clone(),
             peer: peer.clone(),
             limit: HISTORY_LIMIT,
-            before_id: None,
+            before_id,
         };
-        match call(&mut s.client, &req).await {
+        match self.call(s, &req).await {
             Ok(r) if r.is_ok() => match r.history() {
-                Ok(entries) => self.say(Update::History { peer, entries }),
+                Ok(entries) => self.say(Update::History {
+                    complete: entries.len() < HISTORY_LIMIT as usize,
+                    peer,
+                    entries,
+                    before_id,
+                }),
                 Err(e) => self.say(Update::Error(format!("history: {e}"))),
             },
             // Only "no such command" means no history; any other error is about
@@ -518,7 +488,7 @@ impl Worker {
                 reason: reason(&r),
             }),
             Err(e) => {
-                self.pending.push_front(Job::History { peer });
+                self.pending.push_front(Job::History { peer, before_id });
                 Some(Exit::Lost(e.to_string()))
             }
         }
@@ -546,6 +516,11 @@ fn reason(r: &Reply) -> String {
         .trim()
         .to_string()
 }
+
+mod live;
+mod messages;
+
+pub use messages::{Job, Update};
 
 #[cfg(test)]
 #[path = "worker_tests.rs"]

@@ -95,6 +95,8 @@ fn config(addr: String) -> WorkerConfig {
         transport: crate::client::Transport::Plain,
         poll_interval: Duration::from_millis(30),
         backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(50)),
+        sync_wait: Duration::from_secs(25),
+        state_dir: None,
     }
 }
 
@@ -162,6 +164,7 @@ async fn polls_sends_and_copes_with_the_course_server() {
         .jobs
         .send(Job::History {
             peer: "lineker".into(),
+            before_id: None,
         })
         .expect("job");
     until(&mut rx, "no history", |u| {
@@ -192,6 +195,8 @@ async fn polls_sends_and_copes_with_the_course_server() {
         "{lines:?}"
     );
     assert_eq!(lines.last().map(String::as_str), Some("logout tok"));
+    // No `sync` in its login answer: the worker polls and never asks for it.
+    assert!(!lines.iter().any(|l| l.starts_with("sync")), "{lines:?}");
     // user_aktif was asked once, then never again.
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("user_aktif")).count(),
@@ -316,6 +321,8 @@ async fn a_server_that_drops_after_login_is_not_reconnected_in_a_storm() {
         transport: crate::client::Transport::Plain,
         poll_interval: Duration::from_secs(1),
         backoff: Backoff::default().with_seed(16),
+        sync_wait: Duration::from_secs(25),
+        state_dir: None,
     };
     let (handle, mut rx) = spawn(config, Some(messi("surabaya")));
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });

@@ -7,6 +7,7 @@ pub mod inbox;
 pub mod login;
 pub mod logout;
 pub mod ping;
+pub mod read;
 pub mod register;
 pub mod send;
 pub mod sync;
@@ -42,6 +43,11 @@ pub async fn dispatch<S: Store>(ctx: &Context<S>, peer: IpAddr, request: Request
             limit,
             before_id,
         } => history::apply(ctx, &token, &peer, limit, before_id).await,
+        Request::Read {
+            token,
+            peer,
+            message_id,
+        } => read::apply(ctx, &token, &peer, message_id).await,
         Request::Ping => Ok(ping::apply()),
         // The connection runs `sync` itself, since it may wait on the socket
         // (`handler`); reaching here is a bug, answered rather than panicked on.

@@ -13,7 +13,7 @@
 
 use crate::context::{CmdResult, Context};
 use crate::session::rfc3339_ms;
-use crate::storage::{Store, StoredMessage};
+use crate::storage::{ReadMarkers, Store, StoredMessage};
 use chat_protocol::{Response, SYNC_PAGE, SyncAnswer, SyncEntry};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -31,6 +31,16 @@ pub struct Waiting {
     pub deadline: Instant,
 }
 
+/// What a connection has told its client so far (`sync ... presence`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The presence version last told; `None` before the first presence answer.
+    pub presence: Option<u64>,
+    /// The read-marker version last told (0: none yet, so the first answer carries
+    /// every marker).
+    pub read: i64,
+}
+
 /// What to do with a `sync` request.
 #[derive(Debug)]
 pub enum Step {
@@ -41,15 +51,15 @@ pub enum Step {
 }
 
 /// Authenticates, acknowledges the cursor, and answers at once when there is
-/// something to say or no wait was asked for. `seen` is the presence version this
-/// connection last told its client.
+/// something to say or no wait was asked for. `seen` is what this connection last
+/// told its client.
 pub async fn start<S: Store>(
     ctx: &Context<S>,
     token: &str,
     after_id: i64,
     wait_seconds: u32,
     presence: bool,
-    seen: &mut Option<u64>,
+    seen: &mut Seen,
 ) -> CmdResult<Step> {
     let username = ctx.authenticate(token).await?;
     if after_id > 0 {
@@ -76,45 +86,44 @@ fn wait_for<S: Store>(ctx: &Context<S>, wait_seconds: u32) -> Duration {
 }
 
 /// The answer if there is something to say now (messages after the cursor, or a
-/// presence change the client has not been told), else `None`.
+/// presence change or read marker the client has not been told), else `None`.
 pub async fn look<S: Store>(
     ctx: &Context<S>,
     waiting: &Waiting,
-    seen: &mut Option<u64>,
+    seen: &mut Seen,
 ) -> CmdResult<Option<Response>> {
     let page = ctx
         .store
         .sync(&waiting.username, waiting.after_id, SYNC_PAGE as u32 + 1)
         .await?;
-    if waiting.presence && seen.is_none() {
+    if waiting.presence && seen.presence.is_none() {
         // The connection's first presence answer is the whole list: read it now
         // rather than give the tracker's last reading (up to a tick old).
         ctx.presence.update(ctx.active_users().await?);
     }
     let presence = match waiting.presence {
-        true => ctx.presence.since(*seen),
+        true => ctx.presence.since(seen.presence),
         false => None,
     };
-    if page.is_empty() && presence.is_none() {
+    let read = match waiting.presence {
+        true => ctx.store.read_markers(&waiting.username, seen.read).await?,
+        false => ReadMarkers::default(),
+    };
+    if page.is_empty() && presence.is_none() && read.markers.is_empty() {
         return Ok(None);
     }
     let presence = presence.map(|(version, update)| {
-        *seen = Some(version);
+        seen.presence = Some(version);
         update
     });
-    Ok(Some(Response::Sync(answer(
-        page,
-        waiting.after_id,
-        presence,
-    ))))
+    seen.read = seen.read.max(read.version);
+    let mut answer = answer(page, waiting.after_id, presence);
+    answer.read = read.markers;
+    Ok(Some(Response::Sync(Box::new(answer))))
 }
 
 /// The answer at the deadline (or when the wait is cut short): whatever there is.
-pub async fn finish<S: Store>(
-    ctx: &Context<S>,
-    waiting: &Waiting,
-    seen: &mut Option<u64>,
-) -> Response {
+pub async fn finish<S: Store>(ctx: &Context<S>, waiting: &Waiting, seen: &mut Seen) -> Response {
     match look(ctx, waiting, seen).await {
         Ok(Some(answer)) => answer,
         Ok(None) => empty(waiting),
@@ -123,7 +132,7 @@ pub async fn finish<S: Store>(
 }
 
 fn empty(waiting: &Waiting) -> Response {
-    Response::Sync(answer(Vec::new(), waiting.after_id, None))
+    Response::Sync(Box::new(answer(Vec::new(), waiting.after_id, None)))
 }
 
 /// A page of messages (up to `SYNC_PAGE + 1` read, to tell whether more follow)
@@ -153,6 +162,7 @@ fn answer(
         next,
         more,
         presence,
+        read: Vec::new(),
     }
 }
 

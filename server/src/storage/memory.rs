@@ -3,7 +3,9 @@
 //! One `std::sync::Mutex` guards everything: no `.await` happens while it is held,
 //! and every operation is a few map lookups, so contention stays short.
 
-use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups};
+use super::{
+    NewMessage, ReadMarkers, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -25,6 +27,8 @@ struct State {
     conversations: HashMap<(String, String), Vec<StoredMessage>>,
     /// Every message each user sent or received, oldest first (what `sync` reads).
     timelines: HashMap<String, Vec<StoredMessage>>,
+    /// Read markers per user: peer to (message id, version).
+    read: HashMap<String, BTreeMap<String, (i64, i64)>>,
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
@@ -194,6 +198,48 @@ impl Store for MemoryStore {
 
     fn wakeups(&self) -> &Wakeups {
         &self.wakeups
+    }
+
+    async fn set_read_marker(
+        &self,
+        username: &str,
+        peer: &str,
+        message_id: i64,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock();
+        let markers = state.read.entry(username.to_string()).or_default();
+        let version = markers.values().map(|(_, v)| *v).max().unwrap_or(0) + 1;
+        let moved = match markers.get_mut(peer) {
+            Some((id, _)) if *id >= message_id => false,
+            Some(marker) => {
+                *marker = (message_id, version);
+                true
+            }
+            None => {
+                markers.insert(peer.to_string(), (message_id, version));
+                true
+            }
+        };
+        drop(state);
+        if moved {
+            self.wakeups.wake(username);
+        }
+        Ok(moved)
+    }
+
+    async fn read_markers(&self, username: &str, since: i64) -> StoreResult<ReadMarkers> {
+        let state = self.lock();
+        let mut out = ReadMarkers {
+            markers: Vec::new(),
+            version: since,
+        };
+        for (peer, (id, version)) in state.read.get(username).into_iter().flatten() {
+            if *version > since {
+                out.markers.push((peer.clone(), *id));
+                out.version = out.version.max(*version);
+            }
+        }
+        Ok(out)
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

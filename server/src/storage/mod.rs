@@ -106,6 +106,25 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// Read markers of one user, as [`Store::read_markers`] returns them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadMarkers {
+    /// (peer, newest message id read), sorted by peer.
+    pub markers: Vec<(String, i64)>,
+    /// The newest version among them (the request's `since` when there are none):
+    /// versions grow with every marker that moves, per user.
+    pub version: i64,
+}
+
+/// [`ReadMarkers`] from (peer, message id, version) rows.
+pub(crate) fn read_markers_from(rows: Vec<(String, i64, i64)>, since: i64) -> ReadMarkers {
+    let version = rows.iter().map(|r| r.2).max().unwrap_or(since).max(since);
+    ReadMarkers {
+        markers: rows.into_iter().map(|(peer, id, _)| (peer, id)).collect(),
+        version,
+    }
+}
+
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -199,6 +218,23 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// The waiting `sync` requests this store wakes after each commit.
     fn wakeups(&self) -> &Wakeups;
+    /// Moves `username`'s read marker of the conversation with `peer` to
+    /// `message_id`, unless it is there or further already (a marker never moves
+    /// back). True when it moved; the store then wakes `username`'s waiting syncs,
+    /// after the change is durable, so every client of the user learns it.
+    fn set_read_marker(
+        &self,
+        username: &str,
+        peer: &str,
+        message_id: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// `username`'s read markers set after version `since` (0: all of them), and
+    /// the version to ask after next time.
+    fn read_markers(
+        &self,
+        username: &str,
+        since: i64,
+    ) -> impl Future<Output = StoreResult<ReadMarkers>> + Send;
     /// Messages between `a` and `b` (both directions) with id below `before_id`:
     /// the newest `limit` of them, returned oldest first. Drains nothing.
     fn history(

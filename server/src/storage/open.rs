@@ -14,7 +14,8 @@
 use super::postgres::{PostgresStore, PostgresUrl};
 use super::sqlite::{Access, SqliteOptions, SqliteStore};
 use super::{
-    MemoryStore, NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
+    MemoryStore, NewMessage, ReadMarkers, Session, Store, StoreError, StoreResult, StoredMessage,
+    User, Wakeups,
 };
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -214,6 +215,12 @@ impl Store for AnyStore {
     }
     async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
         dispatch!(self, s => s.acknowledge(username, up_to_id))
+    }
+    async fn set_read_marker(&self, username: &str, peer: &str, id: i64) -> StoreResult<bool> {
+        dispatch!(self, s => s.set_read_marker(username, peer, id))
+    }
+    async fn read_markers(&self, username: &str, since: i64) -> StoreResult<ReadMarkers> {
+        dispatch!(self, s => s.read_markers(username, since))
     }
     fn wakeups(&self) -> &Wakeups {
         match self {

@@ -31,6 +31,7 @@ macro_rules! storage_suite {
         suite_test!(sync_reads_sent_and_received_in_id_order_without_draining);
         suite_test!(acknowledge_marks_received_messages_up_to_an_id);
         suite_test!(a_commit_wakes_its_sender_and_recipient);
+        suite_test!(read_markers_move_forward_and_wake_their_user);
     };
 }
 
@@ -422,4 +423,47 @@ pub async fn a_commit_wakes_its_sender_and_recipient<S: Store>(s: S) {
     );
     // Woken after the commit: what the waiter reads has the message.
     assert_eq!(ids(&s.sync("b", 0, 10).await.unwrap()), [sent.id]);
+}
+
+/// Markers move forward only, report what changed since a version, and wake
+/// their user (not the peer).
+pub async fn read_markers_move_forward_and_wake_their_user<S: Store>(s: S) {
+    use std::pin::pin;
+    use std::time::Duration;
+    assert_eq!(
+        s.read_markers("a", 0).await.unwrap(),
+        ReadMarkers::default()
+    );
+    let wakeups = s.wakeups().clone();
+    let (mine, other) = (wakeups.listen("a"), wakeups.listen("b"));
+    let mut mine_woken = pin!(mine.notified());
+    let mut other_woken = pin!(other.notified());
+    mine_woken.as_mut().enable();
+    other_woken.as_mut().enable();
+    assert!(s.set_read_marker("a", "b", 5).await.unwrap());
+    tokio::time::timeout(Duration::from_secs(5), mine_woken)
+        .await
+        .expect("the user's other clients are woken");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), other_woken)
+            .await
+            .is_err(),
+        "the peer is not woken"
+    );
+    assert!(s.set_read_marker("a", "c", 2).await.unwrap());
+    let all = s.read_markers("a", 0).await.unwrap();
+    assert_eq!(all.markers, [("b".to_string(), 5), ("c".to_string(), 2)]);
+    assert!(all.version > 0);
+    // Never back, nor in place: no change, no new version.
+    assert!(!s.set_read_marker("a", "b", 4).await.unwrap());
+    assert!(!s.set_read_marker("a", "b", 5).await.unwrap());
+    let none = s.read_markers("a", all.version).await.unwrap();
+    assert_eq!((none.markers.len(), none.version), (0, all.version));
+    // Forward: only the moved marker is new since the last look.
+    assert!(s.set_read_marker("a", "c", 9).await.unwrap());
+    let since = s.read_markers("a", all.version).await.unwrap();
+    assert_eq!(since.markers, [("c".to_string(), 9)]);
+    assert!(since.version > all.version);
+    // Another user's markers are their own.
+    assert!(s.read_markers("b", 0).await.unwrap().markers.is_empty());
 }

@@ -46,7 +46,13 @@ impl Tmux {
     /// `width`x`height` pane.
     pub fn start(&self, command: &str, width: u16, height: u16) {
         let run = self.file("run.sh");
-        let body = format!("echo $$ > {}\nexec {command}\n", quote(&self.file("pid")));
+        // The program's remembered state (`chat`'s XDG state dir) stays in the
+        // test's own directory, never the machine's.
+        let body = format!(
+            "echo $$ > {}\nexport XDG_STATE_HOME={}\nexec {command}\n",
+            quote(&self.file("pid")),
+            quote(&self.file("state")),
+        );
         std::fs::write(&run, body).expect("run.sh");
         let script = format!(
             "sh {}; echo $? > {}; stty -a > {}; exec sleep 600",

@@ -72,6 +72,7 @@ impl App {
             }
         };
         self.history.push(&line);
+        self.state_dirty = true;
         self.input.reset();
         // The command's own result (if any) replaces whatever the line showed before.
         self.notice = None;
@@ -150,6 +151,7 @@ impl App {
             return vec![];
         }
         self.tentative.remove(&user);
+        self.state_dirty = true;
         if self.view == View::Peer(user.clone()) {
             self.view = View::All;
         }

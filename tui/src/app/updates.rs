@@ -1,13 +1,16 @@
-//! What the worker reports, applied to the model: the link, logins, polls,
-//! sends, history.
+//! What the worker tells the client: messages (drained from the inbox, or from
+//! `sync`), who is on, sends confirmed or refused, history pages, read markers.
 
-use chat_protocol::InboxGroup;
+use std::collections::BTreeMap;
+
+use chat_protocol::{InboxGroup, SyncEntry};
 
 use super::{App, Effect, Now, View};
 use crate::login::LoginForm;
 use crate::model::{ChatMessage, Delivery, parse_ts};
 use crate::reconnect::LinkState;
-use crate::worker::Update;
+use crate::state::SavedState;
+use crate::worker::{Job, Update};
 
 impl App {
     /// The worker reported something.
@@ -30,15 +33,38 @@ impl App {
             Update::LoggedIn {
                 username,
                 display_name,
+                live,
             } => {
                 self.me = Some(username);
                 self.my_name = display_name;
                 self.login = None;
+                self.live = live;
+                let mut effects = vec![];
+                if live && self.history_supported {
+                    // Remembered conversations: their recent messages, so unread
+                    // counts (from the server's read markers) are right at once.
+                    for (peer, c) in &mut self.conversations {
+                        if !c.history_requested {
+                            c.history_requested = true;
+                            effects.push(Effect::Job(Job::History {
+                                peer: peer.clone(),
+                                before_id: None,
+                            }));
+                        }
+                    }
+                }
                 if let View::Peer(p) = self.view.clone() {
                     // Reopened after a reconnect or a late login: load it now.
-                    return self.select(View::Peer(p));
+                    effects.extend(self.select(View::Peer(p)));
                 }
+                return effects;
             }
+            Update::Restored { path, state } => self.restore(path, state),
+            Update::Synced {
+                messages,
+                read,
+                next,
+            } => return self.synced(messages, read, next, now),
             Update::LoginRejected(reason) => {
                 let form = self
                     .login
@@ -96,11 +122,21 @@ impl App {
                 }
                 self.notice(format!("not sent: {reason}"), true);
             }
-            Update::History { peer, entries } => {
+            Update::History {
+                peer,
+                entries,
+                before_id,
+                complete,
+            } => {
                 self.tentative.remove(&peer);
                 let me = self.me.clone().unwrap_or_default();
                 let mut seq = self.next_seq;
-                self.conversations.entry(peer).or_default().merge_history(
+                let open = self.view == View::Peer(peer.clone()) && !self.help;
+                if before_id.is_some() {
+                    self.notice = None;
+                }
+                let c = self.conversations.entry(peer).or_default();
+                c.merge_history(
                     entries,
                     &me,
                     || {
@@ -109,7 +145,15 @@ impl App {
                     },
                     now.wall,
                 );
+                if before_id.is_some() || c.messages.is_empty() {
+                    c.complete |= complete;
+                }
+                c.loading_older = false;
+                if self.live {
+                    c.recount(&me, open);
+                }
                 self.next_seq = seq;
+                return self.mark_read();
             }
             Update::HistoryFailed { peer, reason } => {
                 if let Some(c) = self.conversations.get_mut(&peer) {
@@ -131,8 +175,16 @@ impl App {
 
     fn sent(&mut self, local_id: u64, id: Option<i64>, ts: Option<&str>) {
         for (peer, c) in &mut self.conversations {
-            if c.messages.iter().any(|m| m.local_id == Some(local_id)) {
-                self.tentative.remove(peer);
+            if !c.messages.iter().any(|m| m.local_id == Some(local_id)) {
+                continue;
+            }
+            self.tentative.remove(peer);
+            if let Some(id) = id
+                && c.has_id(id)
+            {
+                // `sync` brought it first: keep that copy.
+                c.messages.retain(|m| m.local_id != Some(local_id));
+                continue;
             }
             for m in c
                 .messages
@@ -143,7 +195,83 @@ impl App {
                 m.at = parse_ts(ts, m.at);
                 m.delivery = Delivery::Sent;
             }
+            c.reorder();
         }
+    }
+
+    /// What the last run remembered: the conversation list (people who are offline
+    /// too), the input history, the newest id seen.
+    fn restore(&mut self, path: std::path::PathBuf, state: SavedState) {
+        for peer in state.conversations {
+            self.conversations.entry(peer).or_default();
+        }
+        if self.history.lines().is_empty() {
+            self.history = crate::line_history::LineHistory::from_lines(state.history);
+        }
+        self.last_id = self.last_id.max(state.last_id);
+        self.state_path = Some(path);
+    }
+
+    /// Messages from `sync`: everything the user sent or received, from any
+    /// device, each in its conversation in id order; read markers from the user's
+    /// other clients.
+    fn synced(
+        &mut self,
+        messages: Vec<SyncEntry>,
+        read: BTreeMap<String, i64>,
+        next: i64,
+        now: Now,
+    ) -> Vec<Effect> {
+        let me = self.me.clone().unwrap_or_default();
+        let open = match &self.view {
+            View::Peer(p) if !self.help => Some(p.clone()),
+            _ => None,
+        };
+        let mut hidden_news = false;
+        for e in messages {
+            let mine = e.from == me;
+            let peer = if mine { e.to.clone() } else { e.from.clone() };
+            self.tentative.remove(&peer);
+            let seq = self.seq();
+            if !self.conversations.contains_key(&peer) {
+                self.state_dirty = true;
+            }
+            let c = self.conversations.entry(peer.clone()).or_default();
+            if c.has_id(e.id) {
+                continue;
+            }
+            hidden_news |= !mine && open.as_deref() != Some(peer.as_str());
+            c.insert(ChatMessage {
+                id: Some(e.id),
+                local_id: None,
+                seq,
+                at: parse_ts(Some(&e.ts), now.wall),
+                from: e.from,
+                to: e.to,
+                text: e.msg.trim().to_string(),
+                delivery: if mine {
+                    Delivery::Sent
+                } else {
+                    Delivery::Received
+                },
+            });
+        }
+        for (peer, id) in read {
+            let c = self.conversations.entry(peer).or_default();
+            c.read_up_to = c.read_up_to.max(id);
+        }
+        for (peer, c) in &mut self.conversations {
+            c.recount(&me, open.as_deref() == Some(peer.as_str()));
+        }
+        if next > self.last_id {
+            self.last_id = next;
+            self.state_dirty = true;
+        }
+        let mut effects = self.mark_read();
+        if hidden_news && self.display.bell {
+            effects.push(Effect::Bell);
+        }
+        effects
     }
 
     fn receive(&mut self, groups: Vec<InboxGroup>, asked: bool, now: Now) -> Vec<Effect> {

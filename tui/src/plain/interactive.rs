@@ -64,31 +64,40 @@ where
 /// Our own line editor in raw mode with bracketed paste; new messages are printed
 /// above the prompt and the half-typed input is redrawn below them. Ctrl-C or
 /// Ctrl-D on an empty line, or `/quit`, leave.
-pub async fn run_editor<S>(session: &mut Session<S, Local>, every: Duration) -> anyhow::Result<bool>
+///
+/// `events` are the terminal's (from [`crate::input::terminal_events`]); the
+/// caller keeps them across reconnects, so no key typed meanwhile is lost.
+pub async fn run_editor<S, E>(
+    session: &mut Session<S, Local>,
+    every: Duration,
+    events: &mut E,
+) -> anyhow::Result<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    E: futures::Stream<Item = std::io::Result<Event>> + Unpin,
 {
     let raw =
         terminal::RawMode::enable_with_paste().context("switching the terminal to raw mode")?;
     let mut editor = Editor::new(&prompt(session.username()), terminal::width());
     let mut out = std::io::stdout();
     terminal::put(&mut out, &editor.draw())?;
-    let result = editor_loop(session, &mut editor, every).await;
+    let result = editor_loop(session, &mut editor, every, events).await;
     // Leave the cursor below the prompt whatever happened, then restore the terminal.
     let _ = terminal::put(&mut out, &editor.finish());
     drop(raw);
     result.map(|()| true)
 }
 
-async fn editor_loop<S>(
+async fn editor_loop<S, E>(
     session: &mut Session<S, Local>,
     editor: &mut Editor,
     every: Duration,
+    events: &mut E,
 ) -> anyhow::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    E: futures::Stream<Item = std::io::Result<Event>> + Unpin,
 {
-    let mut events = crate::input::terminal_events().context("reading the terminal")?;
     let mut timer = poll_timer(every);
     loop {
         tokio::select! {

@@ -24,8 +24,11 @@ pub struct Style {
 /// A logged-in (or not yet logged-in) person.
 #[derive(Debug)]
 pub struct Session<S, Tz: TimeZone> {
-    client: Client<S>,
-    token: Option<String>,
+    pub(super) client: Client<S>,
+    pub(super) token: Option<String>,
+    /// The last login that worked, to log in again after a reconnect.
+    /// (Its `Debug` hides the password.)
+    pub(super) credentials: Option<(Dialect, crate::worker::Credentials)>,
     username: Option<String>,
     /// The dialect of the last login: `/msg` and the background poll speak it.
     dialect: Dialect,
@@ -44,6 +47,7 @@ where
         Session {
             client,
             token: None,
+            credentials: None,
             username: None,
             dialect: Dialect::Course,
             style,
@@ -153,7 +157,7 @@ where
         let request = Request::Login {
             dialect,
             username: username.clone(),
-            password,
+            password: password.clone(),
         };
         let reply = self.client.call(&request).await?;
         if reply.is_ok() {
@@ -164,6 +168,11 @@ where
             if let Some(old) = self.token.replace(token.to_string()) {
                 self.client.call(&Request::Logout { token: old }).await?;
             }
+            let credentials = crate::worker::Credentials {
+                username: username.clone(),
+                password,
+            };
+            self.credentials = Some((dialect, credentials));
             self.username = Some(reply.username.clone().unwrap_or(username));
             self.dialect = dialect;
         }

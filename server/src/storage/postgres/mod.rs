@@ -80,6 +80,7 @@
 mod append;
 mod inbox;
 mod notify;
+mod read_markers;
 #[cfg(test)]
 mod scale_tests;
 mod store;

@@ -1,10 +1,10 @@
 //! The [`Store`] calls of [`PostgresStore`]: one SQL statement each.
 
 use super::super::{
-    NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
+    NewMessage, ReadMarkers, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
 };
 use super::append::{Append, insert_one};
-use super::{PostgresStore, inbox};
+use super::{PostgresStore, inbox, read_markers};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
@@ -284,6 +284,36 @@ impl Store for PostgresStore {
 
     fn wakeups(&self) -> &Wakeups {
         &self.inner.wakeups
+    }
+
+    async fn set_read_marker(
+        &self,
+        username: &str,
+        peer: &str,
+        message_id: i64,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query_scalar::<_, i64>(read_markers::SET)
+            .bind(username)
+            .bind(peer)
+            .bind(message_id);
+        let moved = self
+            .timed("setting a read marker", q.fetch_optional(&self.inner.pool))
+            .await?
+            .is_some();
+        if moved {
+            self.inner.wakeups.wake(username);
+        }
+        Ok(moved)
+    }
+
+    async fn read_markers(&self, username: &str, since: i64) -> StoreResult<ReadMarkers> {
+        let q = sqlx::query_as::<_, (String, i64, i64)>(read_markers::SINCE)
+            .bind(username)
+            .bind(since);
+        let rows = self
+            .timed("reading read markers", q.fetch_all(&self.inner.pool))
+            .await?;
+        Ok(super::super::read_markers_from(rows, since))
     }
 
     async fn undelivered_count(&self, username: &str, cap: u64) -> StoreResult<u64> {

@@ -273,6 +273,7 @@ impl Hot {
             }
             (Op::CreateSession(_), _)
             | (Op::Acknowledge { .. }, _)
+            | (Op::SetReadMarker { .. }, _)
             | (Op::Expire { .. }, _)
             | (Op::RequestSync, _)
             | (Op::Sync, _) => {}

@@ -30,7 +30,9 @@ mod hot;
 mod lock;
 mod writer;
 
-use super::{NewMessage, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups};
+use super::{
+    NewMessage, ReadMarkers, Session, Store, StoreError, StoreResult, StoredMessage, User, Wakeups,
+};
 use hot::{Hot, Touched};
 use sqlx::Row;
 use sqlx::migrate::Migrator;
@@ -526,6 +528,33 @@ impl Store for SqliteStore {
 
     fn wakeups(&self) -> &Wakeups {
         &self.inner.wakeups
+    }
+
+    async fn set_read_marker(
+        &self,
+        username: &str,
+        peer: &str,
+        message_id: i64,
+    ) -> StoreResult<bool> {
+        self.write_flag(Op::SetReadMarker {
+            username: username.to_string(),
+            peer: peer.to_string(),
+            message_id,
+        })
+        .await
+    }
+
+    async fn read_markers(&self, username: &str, since: i64) -> StoreResult<ReadMarkers> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT peer, message_id, version FROM read_markers \
+             WHERE username = ? AND version > ? ORDER BY peer",
+        )
+        .bind(username)
+        .bind(since)
+        .fetch_all(&self.inner.reads)
+        .await
+        .map_err(|e| unavailable("reading read markers", e))?;
+        Ok(super::read_markers_from(rows, since))
     }
 
     async fn history(

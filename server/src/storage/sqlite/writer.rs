@@ -54,6 +54,12 @@ pub(super) enum Op {
         username: String,
         up_to_id: i64,
     },
+    /// Moves a read marker forward (never back); answers whether it moved.
+    SetReadMarker {
+        username: String,
+        peer: String,
+        message_id: i64,
+    },
     CreateUser(User),
     RemoveUser(String),
     SetPasswordHash {
@@ -260,10 +266,16 @@ impl Writer {
         }
         drop(hot);
         // After the commit, so a woken `sync` reads the message.
-        for (job, _) in &self.open {
-            if let Op::Append(m) = &job.op {
-                self.wakeups.wake(&m.from);
-                self.wakeups.wake(&m.to);
+        for (job, done) in &self.open {
+            match (&job.op, done) {
+                (Op::Append(m), _) => {
+                    self.wakeups.wake(&m.from);
+                    self.wakeups.wake(&m.to);
+                }
+                (Op::SetReadMarker { username, .. }, Done::Flag(true)) => {
+                    self.wakeups.wake(username);
+                }
+                _ => {}
             }
         }
         for (job, done) in self.open.drain(..) {
@@ -402,6 +414,22 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 )?
                 .execute(params![username, up_to_id])?;
             Done::Count(u64::try_from(marked).unwrap_or(0))
+        }
+        Op::SetReadMarker {
+            username,
+            peer,
+            message_id,
+        } => {
+            // Versions count per user (migration 0005's index makes the max cheap).
+            let moved = conn
+                .prepare_cached(
+                    "INSERT INTO read_markers (username, peer, message_id, version) \
+                     VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(version), 0) + 1 FROM read_markers WHERE username = ?1)) \
+                     ON CONFLICT (username, peer) DO UPDATE SET message_id = excluded.message_id, \
+                     version = excluded.version WHERE excluded.message_id > read_markers.message_id",
+                )?
+                .execute(params![username, peer, message_id])?;
+            Done::Flag(moved == 1)
         }
         Op::CreateUser(u) => {
             let inserted = conn.prepare_cached(

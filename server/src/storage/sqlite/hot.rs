@@ -74,6 +74,14 @@ pub(super) struct Hot {
     users: HashMap<Box<str>, User>,
     /// Bumped by every change to accounts; see [`Hot::fill_user`].
     users_epoch: u64,
+    /// For users present: no message they sent or received has a larger id. Set
+    /// exactly by each committed message (the newest id of all), and as a bound by
+    /// a `sync` read that found nothing newer (see [`Hot::bound_newest`]). Lets the
+    /// `sync` that a client reissues right after an answer, with nothing new for it,
+    /// skip the database.
+    newest: HashMap<Box<str>, i64>,
+    /// Bumped by every committed message; see [`Hot::bound_newest`].
+    messages_epoch: u64,
 }
 
 /// Most accounts remembered; beyond it the account map starts over (it refills on
@@ -111,6 +119,9 @@ impl Hot {
             .collect();
         self.users.clear();
         self.users_epoch += 1;
+        // Another process may have stored messages.
+        self.newest.clear();
+        self.messages_epoch += 1;
     }
 
     /// Checks `token` at `now_ms` and records the use. `threshold_ms`: how far
@@ -182,6 +193,28 @@ impl Hot {
         expired
     }
 
+    /// Whether `username` certainly has no message with an id above `after_id`.
+    pub fn nothing_after(&self, username: &str, after_id: i64) -> bool {
+        self.newest.get(username).is_some_and(|&n| n <= after_id)
+    }
+
+    /// The epoch to pass to [`bound_newest`](Self::bound_newest) for a read begun now.
+    pub fn messages_epoch(&self) -> u64 {
+        self.messages_epoch
+    }
+
+    /// Records that a read begun at `epoch` found no message of `username` above
+    /// `bound`, unless a message committed since (then it is not known).
+    pub fn bound_newest(&mut self, epoch: u64, username: &str, bound: i64) {
+        if epoch != self.messages_epoch {
+            return;
+        }
+        if self.newest.len() >= MAX_USERS {
+            self.newest.clear();
+        }
+        self.newest.insert(username.into(), bound);
+    }
+
     /// Undelivered messages waiting for `username`.
     pub fn pending(&self, username: &str) -> u64 {
         self.pending.get(username).copied().unwrap_or(0)
@@ -219,12 +252,24 @@ impl Hot {
             self.sessions_changed();
         }
         match (op, done) {
-            (Op::Append(m), _) => match self.pending.get_mut(m.to.as_str()) {
-                Some(n) => *n += 1,
-                None => {
-                    self.pending.insert(m.to.as_str().into(), 1);
+            (Op::Append(m), done) => {
+                match self.pending.get_mut(m.to.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.pending.insert(m.to.as_str().into(), 1);
+                    }
                 }
-            },
+                self.messages_epoch += 1;
+                if let Done::Id(id) = done {
+                    // The newest message of all: exactly the newest of both users.
+                    for user in [&m.from, &m.to] {
+                        if self.newest.len() >= MAX_USERS {
+                            self.newest.clear();
+                        }
+                        self.newest.insert(user.as_str().into(), *id);
+                    }
+                }
+            }
             (Op::Drain(username), _) => {
                 self.pending.remove(username.as_str());
             }

@@ -488,6 +488,14 @@ impl Store for SqliteStore {
         after_id: i64,
         limit: u32,
     ) -> StoreResult<Vec<StoredMessage>> {
+        // A reissued sync with nothing new for it is answered from memory.
+        let epoch = {
+            let hot = self.hot();
+            if hot.nothing_after(username, after_id) {
+                return Ok(Vec::new());
+            }
+            hot.messages_epoch()
+        };
         // Two bounded range scans (by recipient, by sender: migration 0004), merged.
         // A message to oneself is taken from the first only.
         let rows = sqlx::query(
@@ -505,10 +513,18 @@ impl Store for SqliteStore {
         .fetch_all(&self.inner.reads)
         .await
         .map_err(|e| unavailable("reading messages to sync", e))?;
-        rows.iter()
+        let messages = rows
+            .iter()
             .map(message_from_row)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| unavailable("reading messages to sync", e))
+            .map_err(|e| unavailable("reading messages to sync", e))?;
+        // A short page holds the user's newest message (or there is none above the
+        // cursor): remember the bound, unless a message committed meanwhile.
+        if messages.len() < limit as usize {
+            let bound = messages.last().map_or(after_id, |m| m.id);
+            self.hot().bound_newest(epoch, username, bound);
+        }
+        Ok(messages)
     }
 
     async fn acknowledge(&self, username: &str, up_to_id: i64) -> StoreResult<u64> {
@@ -930,6 +946,8 @@ mod tests {
     async fn changes_by_any_other_connection_reach_memory() {
         let store = temp_store(SqliteOptions::default()).await;
         assert!(store.drain_inbox("messi").await.expect("drain").is_empty());
+        // Memory now knows messi has nothing after 0.
+        assert!(store.sync("messi", 0, 10).await.expect("sync").is_empty());
         // Not through a store at all: raw SQL on a connection of its own.
         let raw = raw_connection(&store).await;
         let mut tx = raw.begin().await.expect("begin");
@@ -954,6 +972,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         assert_eq!(drained.len(), 1, "the watch reloads the inbox counts");
+        assert_eq!(
+            store.sync("messi", 0, 10).await.expect("sync").len(),
+            1,
+            "and forgets what it knew of the newest messages"
+        );
         assert_eq!(drained[0].text, "from outside");
         assert_eq!(
             store

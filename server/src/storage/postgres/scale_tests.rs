@@ -369,6 +369,53 @@ async fn a_commit_on_one_node_wakes_the_waiters_of_another() {
         .expect("woken by a single insert");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_marker_on_one_node_wakes_the_users_waiters_on_another() {
+    let Some(a) = scratch_store(
+        "a_read_marker_on_one_node_wakes_the_users_waiters_on_another",
+        PostgresOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let url = a
+        .inner
+        .keep
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .map(|s| s.postgres_url())
+        .expect("schema");
+    let (b, _) = PostgresStore::open(&url).await.expect("second node");
+    wait_for_listener(&b).await;
+    // The message's own notification reaches node b first, so it cannot be what
+    // wakes the waiter below.
+    let first = b.wakeups().listen("messi");
+    let mut delivered = std::pin::pin!(first.notified());
+    delivered.as_mut().enable();
+    let sent = a
+        .append_message(msg("lineker", "messi", "read me"))
+        .await
+        .expect("append");
+    tokio::time::timeout(Duration::from_secs(10), delivered)
+        .await
+        .expect("the message's notification");
+    let messi = b.wakeups().listen("messi");
+    let mut marked = std::pin::pin!(messi.notified());
+    marked.as_mut().enable();
+    assert!(
+        a.set_read_marker("messi", "lineker", sent.id)
+            .await
+            .expect("marker")
+    );
+    tokio::time::timeout(Duration::from_secs(10), marked)
+        .await
+        .expect("messi's waiter on the other node learns of the marker");
+    let markers = b.read_markers("messi", 0).await.expect("markers");
+    assert_eq!(markers.markers, [("lineker".to_string(), sent.id)]);
+}
+
 /// Not a test but a measurement (run with `--ignored --nocapture`): from the commit
 /// of a send on one node (its `append_message` returning, where the server answers
 /// `OK`) to a waiter on another node having been woken and re-read the store with

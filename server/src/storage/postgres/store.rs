@@ -295,7 +295,8 @@ impl Store for PostgresStore {
         let q = sqlx::query_scalar::<_, i64>(read_markers::SET)
             .bind(username)
             .bind(peer)
-            .bind(message_id);
+            .bind(message_id)
+            .bind(super::notify::payload(self.inner.node, [username]));
         let moved = self
             .timed("setting a read marker", q.fetch_optional(&self.inner.pool))
             .await?

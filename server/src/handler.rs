@@ -77,7 +77,9 @@ struct State {
     /// start), so bytes of an unfinished line never extend it.
     idle_deadline: tokio::time::Instant,
     /// What this connection last told its client (`sync ... presence`).
-    seen: cmd::sync::Seen,
+    /// Boxed on the first `sync`: connections that never sync (the course's
+    /// clients) pay a pointer for it, not the whole struct.
+    seen: Option<Box<cmd::sync::Seen>>,
 }
 
 /// What to do with one request line.
@@ -90,6 +92,11 @@ enum Answer {
 }
 
 impl State {
+    /// What this connection told its client in `sync` answers (made on first use).
+    fn seen_mut(&mut self) -> &mut cmd::sync::Seen {
+        self.seen.get_or_insert_with(Box::default)
+    }
+
     fn new<S: Store>(ctx: &Context<S>, peer: SocketAddr) -> Self {
         let rate = ctx.config.max_request_rate;
         let now = tokio::time::Instant::now();
@@ -97,7 +104,7 @@ impl State {
             peer,
             rate: (rate > 0).then(|| RateLimit::new(rate, now)),
             idle_deadline: now + ctx.config.idle_timeout,
-            seen: cmd::sync::Seen::default(),
+            seen: None,
         }
     }
 }
@@ -185,7 +192,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
         woken.as_mut().enable();
         let mut presence_changed = std::pin::pin!(ctx.presence.changed());
         presence_changed.as_mut().enable();
-        match cmd::sync::look(ctx, &waiting, &mut state.seen).await {
+        match cmd::sync::look(ctx, &waiting, state.seen_mut()).await {
             Ok(Some(answer)) => return Ok(answer),
             Ok(None) => {}
             Err(error) => return Ok(error),
@@ -205,7 +212,7 @@ async fn wait_for_sync<S: Store, T: AsyncRead + AsyncWrite + Unpin>(
             },
         }
     }
-    Ok(cmd::sync::finish(ctx, &waiting, &mut state.seen).await)
+    Ok(cmd::sync::finish(ctx, &waiting, state.seen_mut()).await)
 }
 
 /// Waits for the peer's next bytes, the idle deadline ([`State::idle_deadline`]:
@@ -273,7 +280,7 @@ async fn answer<S: Store>(ctx: &Context<S>, frame: Frame, state: &mut State) -> 
         // Timed up to its first decision: a wait's length is the client's choice,
         // not the server's latency.
         let timer = metrics::RequestTimer::start("sync");
-        let seen = &mut state.seen;
+        let seen = state.seen_mut();
         let step = Box::pin(cmd::sync::start(
             ctx,
             token,
@@ -357,11 +364,12 @@ mod tests {
     /// A waiting connection costs the server mostly its task, which is as large as
     /// this future (plus ~200 bytes): a command's future (over 2 KB, hence the box in
     /// `answer`) or a second copy of the connection inside it would show up on every
-    /// idle connection.
+    /// idle connection. Measured 1 032 bytes after the idle deadline (issue 17) and
+    /// the `sync` state (issue 14, boxed on first use) grew it past the old 1 024.
     #[test]
     fn a_connection_task_stays_small() {
         let size = future_size(serve::<MemoryStore, TcpStream, (OwnedSemaphorePermit, IpSlot)>);
-        assert!(size <= 1024, "serve's future is {size} bytes");
+        assert!(size <= 1088, "serve's future is {size} bytes");
     }
 
     /// A connection waiting in `sync` holds its task plus the boxed wait future
@@ -388,29 +396,7 @@ mod tests {
         assert!(size <= 2048, "the wait future is {size} bytes");
     }
 
-    /// The log lines a test reads back.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
+    use crate::test_log::Captured;
 
     /// Polls and sends run without a span, so the lines an operator looks for must
     /// still say who asked: a failed request's line names the peer itself, and a
@@ -443,7 +429,7 @@ mod tests {
             "{logged_in:?}"
         );
 
-        let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("UTF-8 logs");
+        let text = logs.text();
         let line_with = |what: &str| {
             text.lines()
                 .find(|l| l.contains(what))

@@ -40,6 +40,8 @@ pub mod proxy_protocol;
 pub mod session;
 pub mod shutdown;
 pub mod storage;
+#[cfg(test)]
+mod test_log;
 pub mod text_rules;
 pub mod throttle;
 pub mod tls;

@@ -80,30 +80,8 @@ impl Visit for Visitor<'_> {
 mod tests {
     use super::*;
     use crate::text_rules::is_unsafe_for_terminals;
-    use std::sync::{Arc, Mutex};
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
+    use crate::test_log::Captured;
 
     #[test]
     fn every_kind_of_field_is_escaped() {
@@ -119,7 +97,7 @@ mod tests {
             let _entered = span.enter();
             tracing::info!(error = %evil, debug = ?evil, text = evil, n = 3, "failed {evil}");
         });
-        let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("UTF-8");
+        let text = logs.text();
         let line = text.trim_end_matches('\n');
         assert!(!line.chars().any(is_unsafe_for_terminals), "{line:?}");
         assert!(

@@ -937,6 +937,24 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Logs in as the demo user `user` (password [`DEMO_PASSWORD`]) with the `chat`
+/// client library over a plain connection to `addr`; returns the client and its token.
+pub async fn client_login(addr: &str, user: &str) -> (chat_tui::client::Client, String) {
+    let mut client = chat_tui::client::Client::connect(addr)
+        .await
+        .expect("connect");
+    let reply = client
+        .call(&chat_protocol::Request::Login {
+            dialect: chat_protocol::Dialect::Course,
+            username: user.into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .expect("login reply");
+    let token = reply.token().expect("login token").to_string();
+    (client, token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chat_protocol::{Dialect, Request};
-use chat_tests::{ServerProcess, bin_path};
-use chat_tui::client::Client;
+use chat_tests::{ServerProcess, bin_path, client_login};
 
 /// How long anything on screen or on the wire may take to show up.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -101,21 +100,6 @@ impl Drop for Tmux {
     }
 }
 
-/// Logs in as `user` over a plain connection; returns the client and its token.
-async fn login(addr: &str, user: &str) -> (Client, String) {
-    let mut client = Client::connect(addr).await.expect("connect");
-    let reply = client
-        .call(&Request::Login {
-            dialect: Dialect::Course,
-            username: user.into(),
-            password: "surabaya".into(),
-        })
-        .await
-        .expect("login reply");
-    let token = reply.token().expect("login token").to_string();
-    (client, token)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_in_tmux_receives_and_replies() {
     let server = ServerProcess::start(&[]);
@@ -151,7 +135,7 @@ async fn chat_in_tmux_receives_and_replies() {
     });
 
     // Someone else writes to messi.
-    let (mut lineker, token) = login(&addr, "lineker").await;
+    let (mut lineker, token) = client_login(&addr, "lineker").await;
     let send = Request::Send {
         dialect: Dialect::Course,
         token: token.clone(),

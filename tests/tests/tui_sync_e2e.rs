@@ -13,24 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chat_protocol::{Dialect, Request};
-use chat_tests::{ServerProcess, bin_path};
+use chat_tests::{ServerProcess, bin_path, client_login};
 use chat_tui::client::Client;
 use tmux_util::{DEADLINE, Tmux, quote};
-
-/// Logs in as `user` over a plain connection; returns the client and its token.
-async fn login(addr: &str, user: &str) -> (Client, String) {
-    let mut client = Client::connect(addr).await.expect("connect");
-    let reply = client
-        .call(&Request::Login {
-            dialect: Dialect::Course,
-            username: user.into(),
-            password: "surabaya".into(),
-        })
-        .await
-        .expect("login reply");
-    let token = reply.token().expect("login token").to_string();
-    (client, token)
-}
 
 async fn send(client: &mut Client, token: &str, to: &str, text: &str) {
     let reply = client
@@ -82,7 +67,7 @@ async fn messages_show_at_once_and_a_draining_second_client_takes_none_away() {
     let state = tempfile::tempdir().expect("state dir");
     let tmux = Tmux::new();
     start_chat(&tmux, &addr, state.path(), 100, 40);
-    let (mut lineker, tl) = login(&addr, "lineker").await;
+    let (mut lineker, tl) = client_login(&addr, "lineker").await;
 
     // From the sender's OK to the text on messi's screen, 20 times. The screen is
     // read with `tmux capture-pane` (a process start each time: a few ms), so the
@@ -113,7 +98,7 @@ async fn messages_show_at_once_and_a_draining_second_client_takes_none_away() {
     );
 
     // messi's phone drains the inbox as each message comes: the screen still shows it.
-    let (mut phone, tp) = login(&addr, "messi").await;
+    let (mut phone, tp) = client_login(&addr, "messi").await;
     send(&mut lineker, &tl, "messi", "taken by the phone").await;
     let drained = phone
         .call(&Request::Inbox {
@@ -142,7 +127,7 @@ async fn unread_counts_survive_a_restart_and_reading_in_one_terminal_clears_the_
     let state = tempfile::tempdir().expect("state dir");
     let first = Tmux::new();
     start_chat(&first, &addr, state.path(), 100, 30);
-    let (mut lineker, tl) = login(&addr, "lineker").await;
+    let (mut lineker, tl) = client_login(&addr, "lineker").await;
     send(&mut lineker, &tl, "messi", "satu").await;
     send(&mut lineker, &tl, "messi", "dua").await;
     first.wait_for("two unread from lineker", |s| {
@@ -182,7 +167,7 @@ async fn unread_counts_survive_a_restart_and_reading_in_one_terminal_clears_the_
 async fn scrolling_back_past_the_loaded_messages_loads_older_ones() {
     let server = ServerProcess::start(&[]);
     let addr = server.addr().to_string();
-    let (mut lineker, tl) = login(&addr, "lineker").await;
+    let (mut lineker, tl) = client_login(&addr, "lineker").await;
     for n in 1..=250 {
         send(&mut lineker, &tl, "messi", &format!("msg-{n:03}")).await;
     }

@@ -8,28 +8,12 @@ mod tmux_util;
 use std::time::{Duration, Instant};
 
 use chat_protocol::{Dialect, Request};
-use chat_tests::{ServerProcess, bin_path};
-use chat_tui::client::Client;
+use chat_tests::{ServerProcess, bin_path, client_login};
 use tmux_util::{DEADLINE, Tmux, is_cooked, quote};
-
-/// Logs in as `user` over a plain connection; returns the client and its token.
-async fn login(addr: &str, user: &str) -> (Client, String) {
-    let mut client = Client::connect(addr).await.expect("connect");
-    let reply = client
-        .call(&Request::Login {
-            dialect: Dialect::Course,
-            username: user.into(),
-            password: "surabaya".into(),
-        })
-        .await
-        .expect("login reply");
-    let token = reply.token().expect("login token").to_string();
-    (client, token)
-}
 
 /// `user`'s inbox, drained: (sender, text) pairs.
 async fn drain_inbox(addr: &str, user: &str) -> Vec<(String, String)> {
-    let (mut client, token) = login(addr, user).await;
+    let (mut client, token) = client_login(addr, user).await;
     let reply = client
         .call(&Request::Inbox {
             dialect: Dialect::Course,
@@ -65,7 +49,7 @@ async fn wait_inbox(addr: &str, user: &str) -> Vec<(String, String)> {
 
 /// Whether `user` holds a session, as `lineker` sees it.
 async fn is_online(addr: &str, user: &str) -> bool {
-    let (mut client, token) = login(addr, "lineker").await;
+    let (mut client, token) = client_login(addr, "lineker").await;
     let reply = client
         .call(&Request::ActiveUsers {
             dialect: Dialect::Course,

@@ -23,7 +23,7 @@ _chat() {
 
     case "${cmd}" in
         chat)
-            opts="-u -h -V --addr --user --password-stdin --poll-interval --no-bell --log --config --plain --json --keep-going --once --show-token --tls --ca --tls-fingerprint --insecure --help --version"
+            opts="-u -h -V --addr --user --password-stdin --poll-interval --sync-wait --no-bell --log --config --plain --json --keep-going --once --show-token --tls --ca --tls-fingerprint --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -42,6 +42,10 @@ _chat() {
                     return 0
                     ;;
                 --poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

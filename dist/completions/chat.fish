@@ -1,6 +1,7 @@
 complete -c chat -l addr -d 'Server address, HOST:PORT [default: 127.0.0.1:8889]' -r
 complete -c chat -s u -l user -d 'Log in as this user (the password is asked for unless given otherwise)' -r
 complete -c chat -l poll-interval -d 'How often to poll the inbox, e.g. 500ms, 2s [default: 1s]' -r
+complete -c chat -l sync-wait -d 'How long one `sync` waits for news on servers that have it, e.g. 25s (at most 60s) [default: 25s]' -r
 complete -c chat -l log -d 'Write logs to this file (never to the screen)' -r -F
 complete -c chat -l config -d 'Use this config file instead of the default one' -r -F
 complete -c chat -l once -d 'Plain mode: run one command (e.g. "inbox") and exit' -r

@@ -2,7 +2,7 @@
 //! call, a big inbox drained by many at once, ids in commit order, cross-node
 //! wake-ups (and a measurement of their latency).
 
-use super::tests::{msg, scratch_store};
+use super::tests::{msg, schema_url, scratch_store};
 use super::{PostgresOptions, PostgresStore, testing};
 use crate::storage::Store;
 use std::time::Duration;
@@ -206,14 +206,7 @@ async fn a_cursor_reader_never_skips_ids_committed_by_two_nodes() {
     else {
         return;
     };
-    let url = a
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&a);
     // A second node, grouping off: single INSERTs interleave with a's batches.
     let (b, _) = PostgresStore::open_with(
         &url,
@@ -311,14 +304,7 @@ async fn a_commit_on_one_node_wakes_the_waiters_of_another() {
     else {
         return;
     };
-    let url = a
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&a);
     let (b, _) = PostgresStore::open(&url).await.expect("second node");
     wait_for_listener(&b).await;
     for (sender, grouped) in [(a.clone(), "grouped"), (a.clone(), "again")] {
@@ -379,14 +365,7 @@ async fn a_read_marker_on_one_node_wakes_the_users_waiters_on_another() {
     else {
         return;
     };
-    let url = a
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&a);
     let (b, _) = PostgresStore::open(&url).await.expect("second node");
     wait_for_listener(&b).await;
     // The message's own notification reaches node b first, so it cannot be what
@@ -431,14 +410,7 @@ async fn measure_cross_node_wake_latency() {
     else {
         return;
     };
-    let url = a
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&a);
     let (b, _) = PostgresStore::open(&url).await.expect("second node");
     wait_for_listener(&b).await;
     let mut after_ok = Vec::new();

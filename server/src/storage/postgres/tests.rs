@@ -46,6 +46,19 @@ mod one_insert_per_send {
     });
 }
 
+/// The connect string of the scratch schema that `store` (made by
+/// [`scratch_store`]) works in, for opening further nodes on it.
+pub(super) fn schema_url(store: &PostgresStore) -> PostgresUrl {
+    store
+        .inner
+        .keep
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .map(|s| s.postgres_url())
+        .expect("schema")
+}
+
 pub(super) fn msg(from: &str, to: &str, text: &str) -> NewMessage {
     NewMessage {
         from: from.into(),
@@ -216,14 +229,7 @@ async fn two_handles_share_everything_at_once() {
     else {
         return;
     };
-    let url = a
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&a);
     let (b, created) = PostgresStore::open(&url).await.expect("second node");
     assert!(!created, "the second node finds the database made");
     a.create_session(&Session {
@@ -305,14 +311,7 @@ async fn migrations_are_recorded_and_reopening_changes_nothing() {
         .append_message(msg("a", "b", "one"))
         .await
         .expect("append");
-    let url = store
-        .inner
-        .keep
-        .lock()
-        .expect("lock")
-        .as_ref()
-        .map(|s| s.postgres_url())
-        .expect("schema");
+    let url = schema_url(&store);
     let (again, created) = PostgresStore::open(&url).await.expect("reopen");
     assert!(!created);
     let second = again
